@@ -42,6 +42,8 @@ class Condition(enum.Enum):
     NOT_READY_INIT_REQUIRED = (SenseKey.NOT_READY, 0x04, 0x02)
     NOT_READY_MANUAL_INTERVENTION = (SenseKey.NOT_READY, 0x04, 0x03)
     NOT_READY_OFFLINE = (SenseKey.NOT_READY, 0x04, 0x12)
+    # vendor-specific, reported by IBM, Dell, Spectra and Exabyte libraries for an open door
+    NOT_READY_DOOR_OPEN = (SenseKey.NOT_READY, 0x04, 0x83)
     MEDIUM_NOT_PRESENT = (SenseKey.NOT_READY, 0x3A, 0x00)
     CLEANING_CARTRIDGE_INSTALLED = (SenseKey.NOT_READY, 0x30, 0x03)
     # MEDIUM ERROR
@@ -66,6 +68,8 @@ class Condition(enum.Enum):
     MEDIUM_DESTINATION_ELEMENT_FULL = (SenseKey.ILLEGAL_REQUEST, 0x3B, 0x0D)
     MEDIUM_SOURCE_ELEMENT_EMPTY = (SenseKey.ILLEGAL_REQUEST, 0x3B, 0x0E)
     MEDIUM_REMOVAL_PREVENTED = (SenseKey.ILLEGAL_REQUEST, 0x53, 0x02)
+    # vendor-specific, IBM TS3xxx libraries: MOVE MEDIUM from a drive that has not unloaded
+    SOURCE_DRIVE_NOT_UNLOADED = (SenseKey.ILLEGAL_REQUEST, 0x3B, 0x83)
     INCOMPATIBLE_MEDIUM_INSTALLED = (SenseKey.ILLEGAL_REQUEST, 0x30, 0x00)
     SEQUENTIAL_POSITIONING_ERROR = (SenseKey.MEDIUM_ERROR, 0x3B, 0x00)
     # UNIT ATTENTION
@@ -76,6 +80,7 @@ class Condition(enum.Enum):
     # DATA PROTECT
     WRITE_PROTECTED = (SenseKey.DATA_PROTECT, 0x27, 0x00)
     WORM_MEDIUM_OVERWRITE_ATTEMPTED = (SenseKey.DATA_PROTECT, 0x30, 0x0C)
+    CANNOT_WRITE_INCOMPATIBLE_FORMAT = (SenseKey.DATA_PROTECT, 0x30, 0x05)
     # VOLUME OVERFLOW
     PHYSICAL_END_OF_MEDIUM = (SenseKey.VOLUME_OVERFLOW, 0x00, 0x02)
     # RECOVERED / informational

@@ -98,7 +98,7 @@ class Fault:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Fault:
-        known = {f for f in cls.__dataclass_fields__}
+        known = {f for f in cls.__dataclass_fields__} | {"persistent"}
         unknown = set(raw) - known
         if unknown:
             raise FaultSpecError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
@@ -114,7 +114,11 @@ class Fault:
         return fault
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+        """JSON/TOML-able fields; ``times=None`` is written as ``persistent = true``."""
+        raw = {k: v for k, v in asdict(self).items() if v is not None}
+        if self.times is None:
+            raw["persistent"] = True
+        return raw
 
 
 @dataclass(frozen=True, slots=True)

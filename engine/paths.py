@@ -1,0 +1,29 @@
+"""Where tapir keeps the user's data (XDG Base Directory Specification, "data home").
+
+``$TAPIR_HOME`` wins (tests, several installations side by side), then
+``$XDG_DATA_HOME/tapir``, then ``~/.local/share/tapir``. Nothing is created here: callers
+create what they write.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "tapir"
+HWSIM_DIR = "hwsim"
+DEFAULT_LIBRARY = "default"
+
+
+def data_dir() -> Path:
+    """The user's tapir data directory."""
+    if home := os.environ.get("TAPIR_HOME"):
+        return Path(home).expanduser()
+    if xdg := os.environ.get("XDG_DATA_HOME"):
+        return Path(xdg).expanduser() / APP_NAME
+    return Path.home() / ".local" / "share" / APP_NAME
+
+
+def default_sim_state_dir() -> Path:
+    """The state directory of the default simulated library: ``<data>/hwsim/default``."""
+    return data_dir() / HWSIM_DIR / DEFAULT_LIBRARY
