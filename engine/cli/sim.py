@@ -274,7 +274,7 @@ def console_command(
 ) -> None:
     """Run one console-protocol command (docs/hwsim-console.md) and print its answer."""
     with friendly_errors():
-        reply, _ = run_line(state, shlex.join(line))
+        reply, _ = run_line(state, " ".join(line))
     for text in reply["lines"]:
         typer.echo(text)
     if not reply["ok"]:

@@ -104,6 +104,9 @@ def test_default_library_is_created_on_first_use(tmp_path: Path) -> None:
     assert status["status"]["door"] == "open"
     bad = tapir("sim", "console", "DOOR", "AJAR", home=home)
     assert one_error_line(bad, code=1) == "tapir: DOOR takes OPEN or CLOSE, not 'AJAR'"
+    quoted = tapir("sim", "console", "DOOR CLOSE", home=home)  # the whole line as one word
+    assert quoted.returncode == 0, quoted.stderr
+    assert quoted.stdout.strip() == "door closed"
 
 
 def test_foreground_daemon_logs_clients_and_saves_on_sigint(tmp_path: Path, config: Path) -> None:
