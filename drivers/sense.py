@@ -18,10 +18,10 @@ INFORMATION is signed (SSC-4 residues are negative after a SPACE or READ oversho
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 from drivers.asc_table import asc_name
+from hwsim.check import SenseKey  # the one definition of the sense keys
 
 RESPONSE_CODE_MASK = 0x7F
 FIXED_CURRENT = 0x70
@@ -64,32 +64,6 @@ DESC_SENSE_KEY_SPECIFIC = 0x02
 DESC_FRU = 0x03
 DESC_STREAM_COMMANDS = 0x04
 DESC_BLOCK_COMMANDS = 0x05
-
-
-class SenseKey(enum.IntEnum):
-    """SPC-4 table 28. All 16 values are named, so any nibble maps to a member."""
-
-    NO_SENSE = 0x0
-    RECOVERED_ERROR = 0x1
-    NOT_READY = 0x2
-    MEDIUM_ERROR = 0x3
-    HARDWARE_ERROR = 0x4
-    ILLEGAL_REQUEST = 0x5
-    UNIT_ATTENTION = 0x6
-    DATA_PROTECT = 0x7
-    BLANK_CHECK = 0x8
-    VENDOR_SPECIFIC = 0x9
-    COPY_ABORTED = 0xA
-    ABORTED_COMMAND = 0xB
-    EQUAL = 0xC  # obsolete since SPC-3
-    VOLUME_OVERFLOW = 0xD
-    MISCOMPARE = 0xE
-    COMPLETED = 0xF
-
-    @property
-    def label(self) -> str:
-        """The key as written in the standard: "MEDIUM ERROR"."""
-        return self.name.replace("_", " ")
 
 
 @dataclass(frozen=True, slots=True)

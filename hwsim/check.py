@@ -11,7 +11,10 @@ from dataclasses import dataclass
 
 
 class SenseKey(enum.IntEnum):
-    """SPC-4 table 27."""
+    """SPC-4 table 28. All 16 values are named, so any nibble maps to a member.
+
+    The one definition: ``drivers.sense`` decodes with it too.
+    """
 
     NO_SENSE = 0x0
     RECOVERED_ERROR = 0x1
@@ -25,8 +28,15 @@ class SenseKey(enum.IntEnum):
     VENDOR_SPECIFIC = 0x9
     COPY_ABORTED = 0xA
     ABORTED_COMMAND = 0xB
+    EQUAL = 0xC  # obsolete since SPC-3
     VOLUME_OVERFLOW = 0xD
     MISCOMPARE = 0xE
+    COMPLETED = 0xF
+
+    @property
+    def label(self) -> str:
+        """The key as written in the standard: "MEDIUM ERROR"."""
+        return self.name.replace("_", " ")
 
 
 class Condition(enum.Enum):
