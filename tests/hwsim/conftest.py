@@ -9,7 +9,7 @@ import struct
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -20,9 +20,11 @@ from hwsim.cartridge import Cartridge
 from hwsim.control import Interpreter
 from hwsim.device import Identity
 from hwsim.faults import FaultPlan
+from hwsim.library import SimLibrary
 from hwsim.models import DriveModel, model_by_name
 from hwsim.server import HwsimServer
 from hwsim.ssc import SimTapeDrive
+from tests.hwsim.smc_util import UNIT_ATTENTION, expect_check, make_library, run, tur
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -91,14 +93,20 @@ class DriveRig:
 
 
 class DaemonLink:
-    """The drive served by the daemon's socket server; the test talks over the socket."""
+    """A device served by the daemon's socket server; the test talks to it over the socket.
 
-    def __init__(self, drive: SimTapeDrive) -> None:
-        rig = DriveRig(drive)
+    ``library`` is a ``SimLibrary`` or anything the server can ask for devices by name.
+    Links are closed by the ``via`` fixture's teardown.
+    """
+
+    open_links: ClassVar[list[DaemonLink]] = []
+
+    def __init__(self, library: Any, device: str) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="hw", dir="/tmp"))  # short socket path
-        self.server = HwsimServer(rig, self.folder / "hwsim.sock", Interpreter(rig))
+        self.server = HwsimServer(library, self.folder / "hwsim.sock", Interpreter(library))
         self.server.start()
-        self.transport = HwsimSocketTransport(self.folder / "hwsim.sock", drive.name)
+        self.transport = HwsimSocketTransport(self.folder / "hwsim.sock", device)
+        DaemonLink.open_links.append(self)
 
     def close(self) -> None:
         self.transport.close()
@@ -109,8 +117,6 @@ class DaemonLink:
 class Tape:
     """Raw CDBs to one drive, through the in-process transport or through the daemon."""
 
-    links: ClassVar[list[DaemonLink]] = []
-
     def __init__(
         self, drive: SimTapeDrive, tmp: Path | None, clock: FakeClock, via: str = "in-process"
     ) -> None:
@@ -119,9 +125,7 @@ class Tape:
         self.clock = clock
         self.transport: HwsimLocalTransport | HwsimSocketTransport
         if via == "daemon":
-            link = DaemonLink(drive)
-            Tape.links.append(link)
-            self.transport = link.transport
+            self.transport = DaemonLink(DriveRig(drive), drive.name).transport
         else:
             self.transport = HwsimLocalTransport(drive)
 
@@ -193,10 +197,10 @@ class Tape:
 
 @pytest.fixture(params=["in-process", "daemon"])
 def via(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every drive test runs twice: in-process, and through the daemon's socket server."""
+    """Device tests run twice: in-process, and through the daemon's socket server."""
     yield request.param
-    while Tape.links:
-        Tape.links.pop().close()
+    while DaemonLink.open_links:
+        DaemonLink.open_links.pop().close()
 
 
 @pytest.fixture
@@ -270,3 +274,23 @@ def empty_tape(
     """An empty drive (no cartridge), power-on unit attention pending."""
     drive = make_drive(faults=faults)
     return Tape(drive, tmp_path, clock, via)
+
+
+@pytest.fixture
+def lib(tmp_path: Path) -> Iterator[SimLibrary]:
+    """The small library of ``smc_util.SMALL_LIBRARY`` in a fresh state directory."""
+    library = make_library(tmp_path / "state")
+    yield library
+    library.close()
+
+
+@pytest.fixture
+def changer(lib: SimLibrary, via: str) -> HwsimLocalTransport | HwsimSocketTransport:
+    """The library's changer, power-on unit attention consumed, in-process or via the daemon."""
+    target: HwsimLocalTransport | HwsimSocketTransport
+    if via == "daemon":
+        target = DaemonLink(lib, lib.changer.name).transport
+    else:
+        target = HwsimLocalTransport(lib.changer)
+    expect_check(run(target, tur()), UNIT_ATTENTION, 0x29, 0x00)  # power-on reset
+    return target

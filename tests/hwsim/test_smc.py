@@ -4,10 +4,6 @@ ELEMENT STATUS, INITIALIZE ELEMENT STATUS, POSITION TO ELEMENT (SMC-3)."""
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from drivers.transport.hwsim_local import HwsimLocalTransport
 from hwsim.library import SimLibrary
@@ -20,30 +16,14 @@ from tests.hwsim.smc_util import (
     expect_check,
     expect_good,
     field_pointer,
-    make_library,
     parse_element_status,
     read_elements,
     res_cdb,
     run,
     slot,
-    tur,
 )
 
 ILLEGAL_REQUEST, UNIT_ATTENTION = 5, 6
-
-
-@pytest.fixture
-def lib(tmp_path: Path) -> Iterator[SimLibrary]:
-    library = make_library(tmp_path / "state")
-    yield library
-    library.close()
-
-
-@pytest.fixture
-def changer(lib: SimLibrary) -> HwsimLocalTransport:
-    target = HwsimLocalTransport(lib.changer)
-    expect_check(run(target, tur()), UNIT_ATTENTION, 0x29, 0x00)  # power-on reset
-    return target
 
 
 # --- identity and mode pages ------------------------------------------------------------------

@@ -4,9 +4,6 @@ removal prevented, door open, robot failure, stuck cartridge, powered-off drive.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from drivers.transport.hwsim_local import HwsimLocalTransport
@@ -22,7 +19,6 @@ from tests.hwsim.smc_util import (
     expect_good,
     field_pointer,
     ie,
-    make_library,
     move_cdb,
     read_elements,
     run,
@@ -32,20 +28,6 @@ from tests.hwsim.smc_util import (
 )
 
 NOT_READY, HARDWARE_ERROR, ILLEGAL_REQUEST, UNIT_ATTENTION = 2, 4, 5, 6
-
-
-@pytest.fixture
-def lib(tmp_path: Path) -> Iterator[SimLibrary]:
-    library = make_library(tmp_path / "state")
-    yield library
-    library.close()
-
-
-@pytest.fixture
-def changer(lib: SimLibrary) -> HwsimLocalTransport:
-    target = HwsimLocalTransport(lib.changer)
-    expect_check(run(target, tur()), UNIT_ATTENTION, 0x29, 0x00)  # power-on reset
-    return target
 
 
 def where(lib: SimLibrary, barcode: str) -> str | None:
