@@ -268,6 +268,12 @@ class SimLibrary:
             device.power_off()
             self.save()
 
+    def set_realtime(self, enabled: bool) -> None:
+        """Throttle every drive to its native rate when its buffer is full (a run choice,
+        not part of the library's description, so it is not saved)."""
+        for drive in self.drives.values():
+            drive.set_realtime(enabled)
+
     def power_on(self, name: str) -> None:
         device = self.device(name)
         with self._locked():

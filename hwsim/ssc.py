@@ -311,9 +311,18 @@ class SimTapeDrive(SpcDevice):
                 "tapealert": self.tapealert.active(),
                 "counters": self.stats.to_state(),
                 "underruns": self.speed.underruns,
+                "realtime": self.realtime,
                 "speed": self.speed.status(),
                 "simulated_time_s": round(self.speed.sim_time, 6),
             }
+
+    def set_realtime(self, enabled: bool) -> None:
+        """Run at the model's real pace: loads take ``load_s`` and a full buffer throttles
+        the host to the native rate; off, both are instant (tests, CI)."""
+        with self.lock:
+            self.realtime = enabled
+            self.speed.realtime = enabled
+            self.load_delay_s = self.model.load_s if enabled else 0.0
 
     def to_state(self) -> dict[str, Any]:
         with self.lock:

@@ -106,6 +106,12 @@ def start(
     console: Annotated[
         bool, typer.Option("--console/--no-console", help="Serve the serial console on a pty.")
     ] = True,
+    realtime: Annotated[
+        bool,
+        typer.Option(
+            "--realtime", help="Throttle writers to the drives' native rate, as real drives do."
+        ),
+    ] = False,
 ) -> None:
     """Serve the library on DIR/hwsim.sock and a serial console on a pty, until stopped."""
     state_dir, _ = resolve_state(state)
@@ -115,10 +121,12 @@ def start(
             running[0].close()
             fail(f"{state_dir}: a hwsim daemon is already running (tapir sim stop to end it)", 1)
         if detach:
-            info = sim_daemon.spawn_detached(state_dir, config, console=console)
+            info = sim_daemon.spawn_detached(state_dir, config, console=console, realtime=realtime)
             _print_serving(info)
             return
-        sim_daemon.run_foreground(state_dir, config, console=console, ready=_print_serving)
+        sim_daemon.run_foreground(
+            state_dir, config, console=console, ready=_print_serving, realtime=realtime
+        )
 
 
 def _print_serving(info: dict[str, Any]) -> None:

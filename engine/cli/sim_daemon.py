@@ -56,10 +56,12 @@ def run_foreground(
     *,
     console: bool,
     ready: Callable[[dict[str, Any]], None],
+    realtime: bool = False,
 ) -> None:
     """Serve until SIGTERM/SIGINT (log: one line per client connect and disconnect)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr, force=True)
     library = open_library(state_dir, config_path, create=True)
+    library.set_realtime(realtime)
     try:
 
         def announce(info: dict[str, Any]) -> None:
@@ -71,7 +73,9 @@ def run_foreground(
         library.close()
 
 
-def spawn_detached(state_dir: Path, config_path: Path | None, *, console: bool) -> dict[str, Any]:
+def spawn_detached(
+    state_dir: Path, config_path: Path | None, *, console: bool, realtime: bool = False
+) -> dict[str, Any]:
     """Start the daemon in the background; returns its HELLO info once it serves."""
     if config_path is not None:
         load_config(config_path)  # fail here, in the user's terminal, on a bad file
@@ -81,6 +85,8 @@ def spawn_detached(state_dir: Path, config_path: Path | None, *, console: bool) 
         command += ["--config", str(config_path.absolute())]
     if not console:
         command.append("--no-console")
+    if realtime:
+        command.append("--realtime")
     env = dict(os.environ)
     root = str(Path(engine.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))

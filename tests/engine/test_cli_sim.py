@@ -55,6 +55,7 @@ def test_detached_daemon_life(detached: Path) -> None:
     assert report["daemon"]["pid"] == pid
     assert report["daemon"]["console"] == os.path.realpath(detached / "console")
     assert report["status"]["name"] == "small"
+    assert [d["realtime"] for d in report["status"]["drives"].values()] == [False, False]
 
     inventory = tapir("sim", "inventory", "--state", state)
     assert inventory.returncode == 0, inventory.stderr
@@ -175,3 +176,19 @@ def test_second_daemon_on_the_same_state_is_refused(tmp_path: Path, config: Path
         assert first.control("PING")["lines"] == ["PONG"]  # the first one still serves
     finally:
         first.kill()
+
+
+def test_realtime_start_paces_the_drives(tmp_path: Path, config: Path) -> None:
+    state = tmp_path / "state"
+    started = tapir(
+        "sim", "start", "--detach", "--realtime", "--config", str(config), "--state", str(state)
+    )
+    assert started.returncode == 0, started.stderr
+    pid = int((state / "hwsim.pid").read_text())
+    try:
+        report = json.loads(tapir("sim", "status", "--state", str(state), "--json").stdout)
+        assert [d["realtime"] for d in report["status"]["drives"].values()] == [True, True]
+    finally:
+        assert tapir("sim", "stop", "--state", str(state)).returncode == 0
+        if psutil.pid_exists(pid):
+            os.kill(pid, signal.SIGKILL)

@@ -327,3 +327,15 @@ def test_power_off_and_on_a_drive(tmp_path: Path) -> None:
         expect_check(run(tape, tur()), UNIT_ATTENTION, 0x29, 0x00)
         with pytest.raises(LookupError):
             lib.power_off("drive9")
+
+
+def test_realtime_makes_loads_take_the_models_load_time(tmp_path: Path) -> None:
+    library = make_library(tmp_path / "state")
+    try:
+        library.set_realtime(True)
+        drive = library.drives["drive0"]
+        assert drive.speed.realtime and drive.load_delay_s == drive.model.load_s > 0
+        library.set_realtime(False)
+        assert not drive.speed.realtime and drive.load_delay_s == 0
+    finally:
+        library.close()
