@@ -45,6 +45,10 @@ def build_sense(cc: CheckCondition, *, descriptor: bool = False) -> bytes:
     cond = cc.condition
     if not descriptor:
         info = cc.information
+        if info is not None and not -(1 << 31) <= info < 1 << 31:
+            # SPC-4 4.5.3: a value the 4-byte field cannot hold is reported with VALID = 0
+            # (a SPACE(16) residue can need 8 bytes; descriptor sense carries it whole).
+            info = None
         head = (FIXED_DEFERRED if cc.deferred else FIXED_CURRENT) | (
             _VALID if info is not None else 0
         )

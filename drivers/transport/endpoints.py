@@ -1,15 +1,17 @@
 """Endpoint strings -> transports.
 
+    /dev/sgN                           a Linux SCSI generic node (SG_IO; opened at once)
     hwsim:/path/to/state#drive0        the daemon serving that state directory
-                                       (its socket <state>/hwsim.sock)
+                                       (its socket <state>/hwsim.sock; connects lazily)
     hwsim:/path/to/hwsim.sock#changer  the daemon at that socket
 
-The part after ``#`` names the device (a drive name or "changer"). Real devices (/dev/sgN,
-iscsi://) join this table as their transports land.
+The part after ``#`` names the device (a drive name or "changer"). Anything else is refused
+with a ``ValueError`` that lists these forms (iscsi:// is not supported yet).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from drivers.transport.contract import Transport
@@ -17,6 +19,11 @@ from drivers.transport.hwsim_socket import HwsimSocketTransport
 
 HWSIM_SCHEME = "hwsim:"
 HWSIM_SOCKET_NAME = "hwsim.sock"  # hwsim.server.SOCKET_NAME
+SG_NODE = re.compile(r"^/dev/sg\d+$")
+FORMS = (
+    "/dev/sgN (a SCSI generic node), "
+    "hwsim:/path/to/state#DEVICE or hwsim:/path/to/hwsim.sock#DEVICE (a simulated library)"
+)
 
 
 def parse_hwsim(endpoint: str) -> tuple[Path, str]:
@@ -36,11 +43,17 @@ def parse_hwsim(endpoint: str) -> tuple[Path, str]:
 
 
 def open_endpoint(endpoint: str) -> Transport:
-    """A transport for ``endpoint``; connects lazily (errors come from the first command).
+    """A transport for ``endpoint``.
 
-    Raises ValueError for a string no scheme here understands.
+    hwsim endpoints connect lazily (errors come from the first command); /dev/sgN is opened
+    here and raises DeviceNotFound / PermissionDenied / TransportError (drivers/transport/
+    sg_io.py). Raises ValueError for a string no form here matches.
     """
     if endpoint.startswith(HWSIM_SCHEME):
         socket_path, device = parse_hwsim(endpoint)
         return HwsimSocketTransport(socket_path, device, name=endpoint)
-    raise ValueError(f"unknown endpoint scheme in {endpoint!r}; known: {HWSIM_SCHEME}")
+    if SG_NODE.match(endpoint):
+        from drivers.transport.sg_io import SgIoTransport  # Linux only: imported on use
+
+        return SgIoTransport(endpoint)
+    raise ValueError(f"unknown endpoint {endpoint!r}; use one of: {FORMS}")
