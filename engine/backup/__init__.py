@@ -1,0 +1,10 @@
+"""Backup data path, front half: scan the source, read and checksum files, report per-file
+problems.
+
+Stages (STYLE.md, "a bounded pipeline"): scan.py walks the tree and yields ``FileEntry`` items
+(patterns.py decides includes/excludes); levels.py decides which entries an incremental or
+differential run stores; reader.py streams each regular file into the writer's page-aligned
+buffers with an xxh3-128 checksum, consulting inuse.py's ``/proc`` snapshot for files other
+processes are writing. Every per-file problem is an ``ItemException`` (exceptions.py) sent
+through one ``on_item_error(path, exc)`` callback; the job goes on.
+"""
