@@ -1,8 +1,10 @@
-"""Where tapir keeps the user's data (XDG Base Directory Specification, "data home").
+"""Where tapir keeps the user's data and finds its configuration (XDG Base Directory
+Specification, "data home" and "config home").
 
-``$TAPIR_HOME`` wins (tests, several installations side by side), then
-``$XDG_DATA_HOME/tapir``, then ``~/.local/share/tapir``. Nothing is created here: callers
-create what they write.
+Data: ``$TAPIR_HOME`` wins (tests, several installations side by side), then
+``$XDG_DATA_HOME/tapir``, then ``~/.local/share/tapir``. Configuration: ``$XDG_CONFIG_HOME/tapir``,
+then ``~/.config/tapir`` (``$TAPIR_CONFIG`` names the file itself: engine/site_config.py).
+Nothing is created here: callers create what they write.
 """
 
 from __future__ import annotations
@@ -27,3 +29,10 @@ def data_dir() -> Path:
 def default_sim_state_dir() -> Path:
     """The state directory of the default simulated library: ``<data>/hwsim/default``."""
     return data_dir() / HWSIM_DIR / DEFAULT_LIBRARY
+
+
+def config_dir() -> Path:
+    """The user's tapir configuration directory (holds ``tapir.toml``)."""
+    if xdg := os.environ.get("XDG_CONFIG_HOME"):
+        return Path(xdg).expanduser() / APP_NAME
+    return Path.home() / ".config" / APP_NAME

@@ -159,9 +159,9 @@ def open_catalog(url: str | None = None) -> Catalog:
         url = default_url()
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as exc:
+        engine = sa.create_engine(parsed)
+    except sa.exc.ArgumentError as exc:  # NoSuchModuleError too: a dialect nobody installed
         raise CatalogError(f"The catalog URL {url!r} is not a valid SQLAlchemy URL.") from exc
-    engine = sa.create_engine(parsed)
     if _is_sqlite(parsed):
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)

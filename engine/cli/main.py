@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import sim
+from engine.cli import devices, drive, library, media, sim
 
 app = typer.Typer(
     name="tapir",
@@ -13,6 +13,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(sim.app, name="sim")
+app.add_typer(devices.app, name="devices")
+app.add_typer(drive.app, name="drive")
+app.add_typer(library.app, name="library")
+app.add_typer(media.app, name="media")
 
 
 @app.callback()
