@@ -274,6 +274,9 @@ ADVICE: dict[tuple[SenseKey, int, int | None], str] = {
     (SenseKey.ILLEGAL_REQUEST, 0x3B, 0x0D): "The destination is full: choose an empty element.",
     (SenseKey.ILLEGAL_REQUEST, 0x3B, 0x0E): "The source is empty: refresh the inventory.",
     (SenseKey.ILLEGAL_REQUEST, 0x53, 0x02): "Medium removal is prevented: allow removal first.",
+    (SenseKey.ILLEGAL_REQUEST, 0x3B, 0x83): (  # vendor: IBM, as hwsim reports it
+        "The drive still holds the cartridge threaded: unload the drive first."
+    ),
     (SenseKey.ILLEGAL_REQUEST, 0x21, 0x01): "Check the element address against the inventory.",
     (SenseKey.ILLEGAL_REQUEST, 0x30, 0x00): "This cartridge type is not usable in this drive.",
     (SenseKey.UNIT_ATTENTION, 0x28, None): "The medium may have changed: re-read its state.",

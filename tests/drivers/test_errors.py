@@ -129,6 +129,7 @@ def test_every_condition_maps_to_its_sense_key_class(
         (Condition.INTERNAL_TARGET_FAILURE, HardwareError, "call for service"),
         (Condition.INVALID_FIELD_IN_CDB, IllegalRequest, "report this message"),
         (Condition.MEDIUM_SOURCE_ELEMENT_EMPTY, IllegalRequest, "refresh the inventory"),
+        (Condition.SOURCE_DRIVE_NOT_UNLOADED, IllegalRequest, "unload the drive first"),
         (Condition.POWER_ON_RESET, UnitAttention, "reset or powered on"),
         (Condition.WRITE_PROTECTED, DataProtect, "write-protect tab"),
         (Condition.WORM_MEDIUM_OVERWRITE_ATTEMPTED, DataProtect, "WORM"),
