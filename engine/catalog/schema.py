@@ -122,3 +122,157 @@ mount_paths = sa.Table(
     sa.Column("actor", sa.String(NAME_LEN), nullable=False),
     sa.Column("since", UtcDateTime, nullable=False),
 )
+
+# -- jobs, runs, sessions, files (migration 0002) -------------------------------------------
+
+KIND_LEN = 32
+"""Job types, file kinds, exception categories and reason codes, phases, change kinds."""
+CHECKSUM_LEN = 16
+"""xxh3-128 digest bytes (engine/format/index.py stores the same value as hex)."""
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("type", sa.String(KIND_LEN), nullable=False, index=True),
+    sa.Column("name", sa.String(NAME_LEN), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("client", sa.String(NAME_LEN), nullable=True, index=True),
+    sa.Column("source", sa.Text, nullable=True),
+    sa.Column("state", sa.String(KIND_LEN), nullable=False, index=True),
+    sa.Column("state_reason", sa.Text, nullable=False),
+    sa.Column("state_actor", sa.String(NAME_LEN), nullable=False),
+    sa.Column("state_since", UtcDateTime, nullable=False),
+    sa.Column("status", sa.String(KIND_LEN), nullable=True),
+    sa.Column("detail", sa.String(KIND_LEN), nullable=True),
+    sa.Column("created_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("created_by", sa.String(NAME_LEN), nullable=False),
+)
+"""One row per job. ``state`` is the lifecycle state now; ``status``/``detail`` repeat the
+completion status of its last ended run so a job list needs no join."""
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("level", sa.String(KIND_LEN), nullable=True),
+    sa.Column("base_run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("started_at", UtcDateTime, nullable=True),
+    sa.Column("started_ns", sa.BigInteger, nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("status", sa.String(KIND_LEN), nullable=True, index=True),
+    sa.Column("detail", sa.String(KIND_LEN), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("phase", sa.String(KIND_LEN), nullable=True),
+    sa.Column("files", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Column("rate", sa.Float, nullable=True),
+    sa.Column("exceptions", sa.Integer, nullable=False),
+    sa.Column("volume", sa.String(NAME_LEN), nullable=True),
+    sa.Column("drive", sa.String(NAME_LEN), nullable=True),
+    sa.Column("counters", sa.JSON, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=True),
+    sa.UniqueConstraint("job_id", "number", name="uq_runs_job_number"),
+    sa.Index("ix_runs_ended_at", "ended_at"),
+)
+"""One row per run of a job (its history). ``started_at`` is NULL for a run that never
+started (canceled before start, missed); ``base_run_id`` is the run an incremental or
+differential compared against, so the chain of a point in time can be followed."""
+
+job_transitions = sa.Table(
+    "job_transitions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job_id", sa.Integer, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), nullable=True),
+    sa.Column("old_state", sa.String(KIND_LEN), nullable=True),
+    sa.Column("new_state", sa.String(KIND_LEN), nullable=False),
+    sa.Column("status", sa.String(KIND_LEN), nullable=True),
+    sa.Column("detail", sa.String(KIND_LEN), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(NAME_LEN), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index("ix_job_transitions_job_at", "job_id", "at"),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("target", sa.String(NAME_LEN), nullable=False),
+    sa.Column("source", sa.LargeBinary, nullable=False),
+    sa.Column("record_size", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("files", sa.BigInteger, nullable=False),
+    sa.Column("bytes", sa.BigInteger, nullable=False),
+    sa.Index("ix_sessions_run", "run_id"),
+)
+"""One per job run per target: one tape file (or disk volume file) per volume it spans."""
+
+session_parts = sa.Table(
+    "session_parts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "session_id",
+        sa.Integer,
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("volume", sa.String(NAME_LEN), nullable=False, index=True),
+    sa.Column("tape_file", sa.Integer, nullable=False),
+    sa.Column("first_record", sa.BigInteger, nullable=False),
+    sa.Column("record_count", sa.BigInteger, nullable=True),
+    sa.UniqueConstraint("session_id", "seq", name="uq_session_parts_session_seq"),
+)
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "session_id",
+        sa.Integer,
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("run_id", sa.Integer, nullable=False),
+    sa.Column("parent", sa.LargeBinary, nullable=False),
+    sa.Column("name", sa.LargeBinary, nullable=False),
+    sa.Column("kind", sa.String(KIND_LEN), nullable=False),
+    sa.Column("change", sa.String(KIND_LEN), nullable=True),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("mode", sa.Integer, nullable=False),
+    sa.Column("uid", sa.BigInteger, nullable=False),
+    sa.Column("gid", sa.BigInteger, nullable=False),
+    sa.Column("uname", sa.String(NAME_LEN), nullable=True),
+    sa.Column("gname", sa.String(NAME_LEN), nullable=True),
+    sa.Column("mtime_ns", sa.BigInteger, nullable=False),
+    sa.Column("ctime_ns", sa.BigInteger, nullable=False),
+    sa.Column("inode", sa.BigInteger, nullable=False),
+    sa.Column("dev", sa.BigInteger, nullable=False),
+    sa.Column("nlink", sa.Integer, nullable=False),
+    sa.Column("link_target", sa.LargeBinary, nullable=True),
+    sa.Column("link_group", sa.Integer, nullable=True),
+    sa.Column("checksum", sa.LargeBinary(CHECKSUM_LEN), nullable=True),
+    sa.Column("part", sa.Integer, nullable=True),
+    sa.Column("record", sa.BigInteger, nullable=True),
+    sa.Column("offset", sa.Integer, nullable=True),
+    sa.Column("exception_category", sa.String(KIND_LEN), nullable=True),
+    sa.Column("exception_code", sa.String(KIND_LEN), nullable=True),
+    sa.Column("exception_sentence", sa.Text, nullable=True),
+    sa.Column("exception_offset", sa.BigInteger, nullable=True),
+    sa.Index("ix_files_run_parent_name", "run_id", "parent", "name"),
+    sa.Index("ix_files_parent_name", "parent", "name"),
+    sa.Index("ix_files_run_exception", "run_id", "exception_category"),
+)
+"""One row per file a run stored, skipped or found deleted (engine/catalog/files_store.py).
+``run_id`` repeats the session's run so the indexes that serve "a directory as of a run" and
+"the exceptions of a run" need no join. The path is split into ``parent`` and ``name`` (raw
+bytes); ``part``/``record``/``offset`` are NULL for a file that was never archived."""

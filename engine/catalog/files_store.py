@@ -1,0 +1,386 @@
+"""``FilesStore``: sessions, their volume parts, and the file records of each run.
+
+Checkpoints only: the backup pipeline calls ``add_files`` after the drive flushed the records
+holding those members (WRITE FILEMARKS / a synchronizing flush), one transaction per batch, so
+the catalog never lists a file a power loss could have eaten (shared/DESIGN.md "Catalog").
+
+Incremental chains: an incremental or differential run stores only what it archived (changed,
+new, and the directories, links and special files it always stores), the files it skipped
+(rows without a position, with their exception) and the files it found deleted (rows with
+``change = deleted``, recorded by the pipeline through ``engine/catalog/base_view.py``). Its
+``base_run_id`` names the run it compared against. The tree *as of* run N is therefore the
+chain N, base(N), base(base(N)), ... down to a full: for each path the row of the newest run in
+the chain wins, and a winning deletion means the path was gone. Every lookup below resolves
+chains this way, one indexed query per directory (``ix_files_run_parent_name``).
+
+Each method is one transaction on its own connection: safe from several threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from operator import attrgetter
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.backup.levels import Level, PreviousRecord, RunSummary
+from engine.backup.scan import Kind
+from engine.catalog.db import Catalog
+from engine.catalog.files_model import (
+    ROW_FIELDS,
+    Change,
+    FileRow,
+    FileVersion,
+    SessionPart,
+    child_range,
+    join_path,
+    normalize,
+    split_path,
+)
+from engine.catalog.schema import files, runs, session_parts, sessions
+from engine.jobs.states import SUCCESS_STATUSES
+
+
+class UnknownSession(LookupError):
+    code = "files.unknown_session"
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)
+
+
+_KINDS = frozenset(k.value for k in Kind)
+_SUCCESS = [s.value for s in SUCCESS_STATUSES]
+_ROW_COLUMNS = [files.c.run_id, files.c.parent, files.c.name, *(files.c[f] for f in ROW_FIELDS)]
+_ROW_WIDTH = len(_ROW_COLUMNS)
+assert ROW_FIELDS[-1] == "change", "_row builds FileRow positionally"
+
+
+def _row(r: Sequence[Any]) -> FileRow:
+    """A row of ``_ROW_COLUMNS`` (run_id, parent, name, then FileRow's fields in order)."""
+    *values, change = r[3:]
+    return FileRow(
+        join_path(r[1], r[2]), *values, Change(change) if change is not None else None, r[0]
+    )
+
+
+def _params(run_id: int, session_id: int, row: FileRow) -> dict[str, Any]:
+    parent, name = split_path(normalize(row.path))
+    values = {f: getattr(row, f) for f in ROW_FIELDS}
+    if row.change is not None:
+        values["change"] = row.change.value
+    return {"session_id": session_id, "run_id": run_id, "parent": parent, "name": name, **values}
+
+
+_KEYS = ("session_id", "run_id", "parent", "name")
+
+
+@dataclass(frozen=True, slots=True)
+class _Insert:
+    sql: str
+    fields: Callable[[FileRow], tuple[Any, ...]]
+    """The FileRow fields in the statement's parameter order (after ``_KEYS``)."""
+    change_at: int
+
+
+@cache
+def _insert_sql(dialect: sa.Dialect) -> _Insert | None:
+    """The INSERT compiled once per dialect with positional parameters, or None when the
+    driver takes named ones. ``add_files`` hands tuples straight to the driver's
+    ``executemany``: per-row SQLAlchemy parameter processing cost more than SQLite's insert
+    itself (bench/catalog_scale.py); every column here is a plain int, str or bytes."""
+    keys = [*_KEYS, *ROW_FIELDS]
+    compiled = sa.insert(files).compile(dialect=dialect, column_keys=keys)
+    order = compiled.positiontup
+    if order is None or tuple(order[: len(_KEYS)]) != _KEYS:
+        return None
+    fields = tuple(order[len(_KEYS) :])
+    return _Insert(str(compiled), attrgetter(*fields), fields.index("change"))
+
+
+def _positional(insert: _Insert, run_id: int, session_id: int, row: FileRow) -> tuple[Any, ...]:
+    parent, name = split_path(normalize(row.path))
+    values = insert.fields(row)
+    at = insert.change_at
+    if values[at] is not None:
+        values = (*values[:at], values[at].value, *values[at + 1 :])
+    return (session_id, run_id, parent, name, *values)
+
+
+def previous_record(row: FileRow) -> PreviousRecord:
+    """What engine/backup/levels.py compares a scanned file with."""
+    kind = Kind(row.kind) if row.kind in _KINDS else Kind.UNKNOWN
+    return PreviousRecord(kind, row.size, row.mtime_ns, row.ctime_ns, row.inode, clean=row.clean)
+
+
+def resolve(rows: Iterable[FileRow], chain: Sequence[int]) -> dict[bytes, FileRow]:
+    """Newest run of ``chain`` (newest first) wins per path; deletions remove the path."""
+    rank = {run_id: i for i, run_id in enumerate(chain)}
+    best: dict[bytes, FileRow] = {}
+    for row in rows:
+        kept = best.get(row.path)
+        if kept is None or rank[row.run_id] < rank[kept.run_id]:  # type: ignore[index]
+            best[row.path] = row
+    return {p: r for p, r in best.items() if r.change is not Change.DELETED}
+
+
+class FilesStore:
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._session_runs: dict[int, int] = {}
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def open_session(
+        self,
+        run_id: int,
+        target: str,
+        source: bytes | str,
+        *,
+        record_size: int,
+        now: datetime | None = None,
+    ) -> int:
+        """A session of ``run_id`` writing ``source`` (the backed-up root) to ``target``."""
+        with self.catalog.write() as conn:
+            session_id: int = conn.execute(
+                sa.insert(sessions).values(
+                    run_id=run_id,
+                    target=target,
+                    source=normalize(source),
+                    record_size=record_size,
+                    started_at=_now(now),
+                    files=0,
+                    bytes=0,
+                )
+            ).inserted_primary_key[0]
+        self._session_runs[session_id] = run_id
+        return session_id
+
+    def add_part(self, session_id: int, part: SessionPart) -> None:
+        """The session starts (or, after spanning, continues) on ``part.volume``."""
+        with self.catalog.write() as conn:
+            conn.execute(
+                sa.insert(session_parts).values(
+                    session_id=session_id,
+                    seq=part.seq,
+                    volume=part.volume,
+                    tape_file=part.tape_file,
+                    first_record=part.first_record,
+                    record_count=part.record_count,
+                )
+            )
+
+    def close_part(self, session_id: int, seq: int, record_count: int) -> None:
+        with self.catalog.write() as conn:
+            conn.execute(
+                sa.update(session_parts)
+                .where(session_parts.c.session_id == session_id, session_parts.c.seq == seq)
+                .values(record_count=record_count)
+            )
+
+    def end_session(
+        self, session_id: int, *, files: int, bytes: int, now: datetime | None = None
+    ) -> None:
+        with self.catalog.write() as conn:
+            conn.execute(
+                sa.update(sessions)
+                .where(sessions.c.id == session_id)
+                .values(ended_at=_now(now), files=files, bytes=bytes)
+            )
+
+    def parts(self, session_id: int) -> list[SessionPart]:
+        t = session_parts
+        query = sa.select(t).where(t.c.session_id == session_id).order_by(t.c.seq)
+        with self.catalog.read() as conn:
+            return [
+                SessionPart(r.seq, r.volume, r.tape_file, r.first_record, r.record_count)
+                for r in conn.execute(query)
+            ]
+
+    def sessions(self, run_id: int) -> list[sa.Row[Any]]:
+        query = sa.select(sessions).where(sessions.c.run_id == run_id).order_by(sessions.c.id)
+        with self.catalog.read() as conn:
+            return list(conn.execute(query))
+
+    # -- writing file records ------------------------------------------------------------
+
+    def _run_of(self, conn: sa.Connection, session_id: int) -> int:
+        run_id = self._session_runs.get(session_id)
+        if run_id is None:
+            run_id = conn.execute(
+                sa.select(sessions.c.run_id).where(sessions.c.id == session_id)
+            ).scalar()
+            if run_id is None:
+                raise UnknownSession(f"Session {session_id} is not in the catalog.")
+            self._session_runs[session_id] = run_id
+        return run_id
+
+    def add_files(self, session_id: int, rows: Iterable[FileRow]) -> int:
+        """Record one checkpoint's batch in one transaction; returns how many rows.
+
+        Call only after the drive flushed every record these members occupy.
+        """
+        with self.catalog.write() as conn:
+            run_id = self._run_of(conn, session_id)
+            insert = _insert_sql(conn.dialect)
+            if insert is None:  # named parameters (psycopg2): through SQLAlchemy
+                params: list[Any] = [_params(run_id, session_id, row) for row in rows]
+                if params:
+                    conn.execute(sa.insert(files), params)
+                return len(params)
+            params = [_positional(insert, run_id, session_id, row) for row in rows]
+            if params:
+                conn.exec_driver_sql(insert.sql, params)
+        return len(params)
+
+    # -- run-level lookups ---------------------------------------------------------------
+
+    def _select(self, *where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+        return sa.select(*_ROW_COLUMNS).where(*where)
+
+    def _rows(self, query: sa.Select[Any]) -> list[FileRow]:
+        with self.catalog.read() as conn:
+            return [_row(r) for r in conn.execute(query)]
+
+    def exceptions(self, run_id: int) -> list[FileRow]:
+        """Files of the run that did not go in clean (in use, skipped, corrupted), by path."""
+        query = self._select(files.c.run_id == run_id, files.c.exception_category.is_not(None))
+        return self._rows(query.order_by(files.c.parent, files.c.name))
+
+    def changes(self, run_id: int) -> list[FileRow]:
+        """Files the run found added, changed or deleted against its previous run, by path."""
+        wanted = [Change.ADDED.value, Change.CHANGED.value, Change.DELETED.value]
+        query = self._select(files.c.run_id == run_id, files.c.change.in_(wanted))
+        return self._rows(query.order_by(files.c.parent, files.c.name))
+
+    def count(self, run_id: int) -> int:
+        query = sa.select(sa.func.count()).select_from(files).where(files.c.run_id == run_id)
+        with self.catalog.read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    # -- chains and points in time -------------------------------------------------------
+
+    def chain(self, run_id: int) -> list[int]:
+        """``run_id``, its base, its base's base, ... (newest first)."""
+        found: list[int] = []
+        current: int | None = run_id
+        with self.catalog.read() as conn:
+            while current is not None and current not in found:
+                found.append(current)
+                current = conn.execute(
+                    sa.select(runs.c.base_run_id).where(runs.c.id == current)
+                ).scalar()
+        return found
+
+    def runs_as_of(self, as_of: datetime, job_id: int | None = None) -> list[int]:
+        """Per job, the newest run that completed (with or without exceptions) by ``as_of``."""
+        query = (
+            sa.select(runs.c.id, runs.c.job_id)
+            .where(
+                runs.c.status.in_(_SUCCESS),
+                runs.c.started_at.is_not(None),
+                runs.c.ended_at <= as_of,
+            )
+            .order_by(runs.c.ended_at, runs.c.id)
+        )
+        if job_id is not None:
+            query = query.where(runs.c.job_id == job_id)
+        latest: dict[int, int] = {}
+        with self.catalog.read() as conn:
+            for r in conn.execute(query):
+                latest[r.job_id] = r.id
+        return list(latest.values())
+
+    def _directory(self, chain: Sequence[int], directory: bytes) -> dict[bytes, FileRow]:
+        query = self._select(files.c.run_id.in_(chain), files.c.parent == directory)
+        return resolve(self._rows(query), chain)
+
+    def list_directory(self, directory: bytes | str, run_id: int) -> list[FileRow]:
+        """The entries of ``directory`` as of ``run_id`` (its chain resolved), by name."""
+        found = self._directory(self.chain(run_id), normalize(directory))
+        return sorted(found.values(), key=lambda r: r.path)
+
+    def list_directory_as_of(
+        self, directory: bytes | str, as_of: datetime, job_id: int | None = None
+    ) -> list[FileRow]:
+        """``tapir ls DIR --as-of``: every job's newest completed run by ``as_of``, merged
+        (when two jobs hold the same path, the later run wins)."""
+        merged: dict[bytes, FileRow] = {}
+        for run_id in self.runs_as_of(as_of, job_id):  # oldest run first
+            for row in self.list_directory(directory, run_id):
+                merged[row.path] = row
+        return sorted(merged.values(), key=lambda r: r.path)
+
+    def lookup(self, path: bytes | str, run_id: int) -> FileRow | None:
+        """One path as of ``run_id``."""
+        parent, name = split_path(normalize(path))
+        chain = self.chain(run_id)
+        query = self._select(
+            files.c.run_id.in_(chain), files.c.parent == parent, files.c.name == name
+        )
+        return next(iter(resolve(self._rows(query), chain).values()), None)
+
+    def versions(self, path: bytes | str, job_id: int | None = None) -> list[FileVersion]:
+        """Every row any run recorded for ``path`` (deletions included), oldest first."""
+        parent, name = split_path(normalize(path))
+        query = (
+            sa.select(
+                *_ROW_COLUMNS, runs.c.job_id, runs.c.number, runs.c.ended_at, files.c.session_id
+            )
+            .join(runs, runs.c.id == files.c.run_id)
+            .where(files.c.parent == parent, files.c.name == name)
+            .order_by(runs.c.started_at, files.c.id)
+        )
+        if job_id is not None:
+            query = query.where(runs.c.job_id == job_id)
+        with self.catalog.read() as conn:
+            return [
+                FileVersion(_row(r[:_ROW_WIDTH]), r.job_id, r.number, r.ended_at, r.session_id)
+                for r in conn.execute(query)
+            ]
+
+    # -- the previous run, for engine/backup/levels.py -----------------------------------
+
+    def run_summaries(self, job_id: int) -> list[RunSummary]:
+        """The job's started backup runs as ``levels.choose_base`` wants them."""
+        query = sa.select(runs).where(
+            runs.c.job_id == job_id, runs.c.level.is_not(None), runs.c.started_ns.is_not(None)
+        )
+        with self.catalog.read() as conn:
+            return [
+                RunSummary(r.id, Level(r.level), r.started_ns, r.status in _SUCCESS)
+                for r in conn.execute(query.order_by(runs.c.number))
+            ]
+
+    def previous_directory(self, run_id: int, directory: bytes | str) -> dict[bytes, FileRow]:
+        """``name -> row`` of ``directory`` as of ``run_id``: one query per directory."""
+        found = self._directory(self.chain(run_id), normalize(directory))
+        return {row.name: row for row in found.values()}
+
+    def descendants(self, run_id: int, directory: bytes | str) -> list[FileRow]:
+        """Everything below ``directory`` as of ``run_id`` (not the directory itself)."""
+        directory = normalize(directory)
+        chain = self.chain(run_id)
+        low, high = child_range(directory)
+        below = sa.or_(
+            files.c.parent == directory, sa.and_(files.c.parent >= low, files.c.parent < high)
+        )
+        rows = self._rows(self._select(files.c.run_id.in_(chain), below))
+        return sorted(resolve(rows, chain).values(), key=lambda r: r.path)
+
+    def previous_map(self, run_id: int, root: bytes | str) -> dict[bytes, PreviousRecord]:
+        """The whole tree under ``root`` as of ``run_id``, ``path -> record``, in memory.
+
+        The bulk alternative to ``base_view.BaseView``'s per-directory queries; bench/
+        catalog_scale.py measures both (memory grows with the tree here).
+        """
+        root = normalize(root)
+        found = {r.path: previous_record(r) for r in self.descendants(run_id, root)}
+        top = self.lookup(root, run_id)
+        if top is not None:
+            found[root] = previous_record(top)
+        return found
