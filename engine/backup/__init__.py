@@ -7,4 +7,9 @@ differential run stores; reader.py streams each regular file into the writer's p
 buffers with an xxh3-128 checksum, consulting inuse.py's ``/proc`` snapshot for files other
 processes are writing. Every per-file problem is an ``ItemException`` (exceptions.py) sent
 through one ``on_item_error(path, exc)`` callback; the job goes on.
+
+The back half: pipeline.py wires the threads and bounded queues (scan_stage.py, stages.py
+readers, format_stage.py, write_stage.py, checkpoint.py catalog commits at flush points);
+targets.py (target_tape.py, target_disk.py) gives the session's volumes; job.py
+``run_backup`` runs it as a job in the catalog.
 """

@@ -249,6 +249,12 @@ class SourceFile:
             )
         return ReadOutcome(self._hash.digest(), self.size, after, tuple(self.exceptions), corrupted)
 
+    def fileno(self) -> int:
+        """The open descriptor (sparse files: the writer seeks it from extent to extent)."""
+        if self._raw is None:
+            raise RuntimeError(f"{self.entry.path}: fileno() after close()")
+        return self._raw.fileno()
+
     def close(self) -> None:
         """Close without checking or reporting (cancellation, or after ``finish``). Idempotent."""
         if self._raw is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import devices, drive, library, media, sim
+from engine.cli import backup, devices, drive, jobs, library, media, sim
 
 app = typer.Typer(
     name="tapir",
@@ -12,11 +12,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("backup")(backup.backup)
 app.add_typer(sim.app, name="sim")
 app.add_typer(devices.app, name="devices")
 app.add_typer(drive.app, name="drive")
 app.add_typer(library.app, name="library")
 app.add_typer(media.app, name="media")
+app.add_typer(jobs.app, name="jobs")
 
 
 @app.callback()

@@ -14,7 +14,10 @@ Exit codes: 0 done; 1 the library refused the operation (``ERR`` answer) or no d
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -29,6 +32,7 @@ from engine.cli.errors import fail, friendly_errors
 from engine.paths import default_sim_state_dir
 from hwsim.control import Interpreter
 from hwsim.server import socket_path_for
+from hwsim.tape_files import FileSpan, TapeFileError, TapeFiles, open_tape_files
 
 app = typer.Typer(help="Run and operate a simulated tape library (hwsim).", no_args_is_help=True)
 fault_app = typer.Typer(help="Inject, list and clear faults.", no_args_is_help=True)
@@ -287,3 +291,84 @@ def console_command(
         typer.echo(text)
     if not reply["ok"]:
         fail(reply["error"], code=1)
+
+
+# --- reading a cartridge as dd would ----------------------------------------------------------
+
+
+@app.command("tape-file")
+def tape_file(
+    barcode: Annotated[str, typer.Argument(help="The cartridge, e.g. TAP001L8.")],
+    number: Annotated[
+        int, typer.Argument(min=0, help="Tape file: 0 the label, 1 the first session, ...")
+    ],
+    state: StateOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+) -> None:
+    """Write tape file N of a cartridge as `dd` reads it from a drive: its records back to
+    back, e.g. `tapir sim tape-file TAP001L8 1 | tar -tvf -`.
+
+    Reads what is on tape (flushed records) from the state directory, read-only, whether or
+    not a daemon serves the library; the cartridge need not be in a drive.
+    """
+    state_dir, _ = resolve_state(state)
+    if output is None and sys.stdout.isatty():
+        fail("refusing to write tape data to a terminal: pipe it (| tar -tvf -) or use --output")
+    with friendly_errors():
+        try:
+            tape = open_tape_files(state_dir, barcode)
+            span = _span_or_fail(tape, number)
+            chunks = tape.stream(number)
+            if output is None:
+                _to_stdout(chunks)
+            else:
+                _to_file(chunks, output.expanduser())
+        except TapeFileError as exc:
+            fail(str(exc))
+    if tape.eod_invalid and number == tape.count - 1:
+        typer.echo(
+            f"tapir: warning: {barcode} has no valid end of data (power was lost while "
+            f"writing): tape file {number} ends at the last flushed record "
+            f"({span.records} records, {span.length} bytes)",
+            err=True,
+        )
+
+
+def _span_or_fail(tape: TapeFiles, number: int) -> FileSpan:
+    try:
+        return tape.span(number)
+    except TapeFileError as exc:
+        if tape.eod_invalid:
+            fail(f"{exc} (power was lost while writing: what the drive had buffered is gone)")
+        raise
+
+
+def _to_stdout(chunks: Iterator[bytes]) -> None:
+    """Copy to stdout; a reader that stops early (tar at its end-of-archive blocks, head) is
+    not an error: the reader's own exit status says whether it got what it needed."""
+    out = sys.stdout.buffer
+    try:
+        for chunk in chunks:
+            out.write(chunk)
+        out.flush()
+    except BrokenPipeError:
+        # Python would report the pipe again when it flushes stdout at exit: point fd 1 at
+        # /dev/null so nothing is left to fail.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _to_file(chunks: Iterator[bytes], path: Path) -> None:
+    """Write to ``path`` through a temporary file renamed at the end: a failed read never
+    leaves a truncated tape file that looks whole."""
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with open(tmp, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -95,6 +95,7 @@ class RecordWriter:
         self.records = 0
         """Records emitted in the current volume part."""
         self.early_warning = False
+        self._fresh: Callable[[], memoryview] | None = getattr(sink, "fresh_buffer", None)
         self.on_boundary = on_boundary
         """Called after each record while ``early_warning`` is set (volume switching)."""
 
@@ -147,6 +148,8 @@ class RecordWriter:
     def _emit(self) -> None:
         if self.sink.write_record(self.buffer):
             self.early_warning = True
+        if self._fresh is not None:
+            self.buffer = self._fresh()
         self.records += 1
         self.fill = 0
         if self.early_warning and self.on_boundary is not None:

@@ -47,6 +47,8 @@ TAPIR_FILE_MODE = 0o444
 TAPIR_OWNER = b"tapir"
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _NOATIME = getattr(os, "O_NOATIME", 0)
+_SMALL_SOURCES = (int, memoryview)
+"""Sources the one-record fast path takes: a descriptor, or data the caller already read."""
 
 
 @dataclass(slots=True)
@@ -125,19 +127,9 @@ class ArchiveWriter:
             if not self.xattrs:
                 member.xattrs.clear()
         kind = member.kind
-        group = None
-        if kind is not MemberKind.DIRECTORY and st.st_nlink > 1:
-            key = (st.st_dev, st.st_ino)
-            first = self._links.get(key)
-            if first is not None:
-                member.kind = MemberKind.HARDLINK
-                member.linkname = first[0]
-                member.size = 0
-                member.xattrs.clear()  # same inode: the first member carries them
-                member.acl_access = member.acl_default = None
-                return self._add(member, None, link_group=first[1])
-            group = len(self._links)
-            self._links[key] = (arcname, group)
+        linked, group = self._hardlink(member, st)
+        if linked:
+            return self._add(member, None, link_group=group)
         if kind is MemberKind.SYMLINK:
             member.linkname = os.readlink(path)
         if kind is not MemberKind.FILE:
@@ -150,6 +142,51 @@ class ArchiveWriter:
             return self._add(member, fd, link_group=group, extents=extents)
         finally:
             os.close(fd)
+
+    def _hardlink(self, member: Member, st: os.stat_result) -> tuple[bool, int | None]:
+        """(True, group) after turning ``member`` into a link to the inode's first member;
+        (False, group or None) for the first member of an inode (or one not linked)."""
+        if member.kind is MemberKind.DIRECTORY or st.st_nlink <= 1:
+            return False, None
+        key = (st.st_dev, st.st_ino)
+        first = self._links.get(key)
+        if first is None:
+            self._links[key] = (member.name, len(self._links))
+            return False, len(self._links) - 1
+        member.kind = MemberKind.HARDLINK
+        member.linkname = first[0]
+        member.size = 0
+        member.xattrs.clear()  # same inode: the first member carries them
+        member.acl_access = member.acl_default = None
+        return True, first[1]
+
+    def add_prepared(
+        self,
+        member: Member,
+        st: os.stat_result,
+        source: int | Readable | memoryview | None = None,
+        *,
+        extents: list[sp.Extent] | None = None,
+        exception: tuple[str, str] | None = None,
+        finish: Callable[[IndexEntry], object] | None = None,
+    ) -> tuple[IndexEntry, bool]:
+        """Archive a member whose metadata (xattrs, link target) and data source the caller
+        prepared (the backup pipeline's reader threads). Hard links are resolved here, so the
+        caller learns whether ``source`` was used: ``(entry, False)`` for a later link to an
+        inode already stored. ``finish(entry)`` runs after the data, before the index line
+        (the caller records what reading found: a read error, a change while reading)."""
+        linked, group = self._hardlink(member, st)
+        if linked or member.kind is not MemberKind.FILE:
+            return self._add(member, None, link_group=group, exception=exception), not linked
+        entry = self._add(
+            member,
+            source,  # type: ignore[arg-type]
+            link_group=group,
+            extents=extents,
+            exception=exception,
+            finish=finish,
+        )
+        return entry, True
 
     def _open_file(self, path: bytes) -> int:
         if self._noatime:
@@ -188,6 +225,7 @@ class ArchiveWriter:
         link_group: int | None = None,
         extents: list[sp.Extent] | None = None,
         exception: tuple[str, str] | None = None,
+        finish: Callable[[IndexEntry], object] | None = None,
     ) -> IndexEntry:
         out = self.out
         record, offset = divmod(out.position, self.record_size)
@@ -215,13 +253,17 @@ class ArchiveWriter:
             pad = h.padding(stored)
             if (
                 extents is None
-                and type(source) is int
+                and type(source) in _SMALL_SOURCES
                 and out.fill + len(header) + stored + pad < self.record_size
-                and self._small_file(header, source, stored, pad, entry)
+                and self._small_file(header, source, stored, pad, entry)  # type: ignore[arg-type]
             ):
+                if finish is not None:
+                    finish(entry)
                 self.members += 1
                 self._index.add(entry)
                 return entry
+            if type(source) is memoryview:
+                source = BytesSource(source)
             out.write(header)
             start = out.position
             self._open = _Open(
@@ -244,21 +286,30 @@ class ArchiveWriter:
             entry.checksum = hasher.hexdigest()
             out.zeros(h.padding(stored))
             self._open = None
+            if finish is not None:
+                finish(entry)
         self.members += 1
         self._index.add(entry)
         return entry
 
-    def _small_file(self, header: bytes, fd: int, size: int, pad: int, entry: IndexEntry) -> bool:
+    def _small_file(
+        self, header: bytes, fd: int | memoryview, size: int, pad: int, entry: IndexEntry
+    ) -> bool:
         """Fast path: header, data and padding fit in the current record (no record boundary,
-        so no volume split): one ``readv`` and a one-shot hash. False (nothing written) when
-        the read came up short or failed; the general path then retries from the start."""
+        so no volume split): one ``readv`` (or one copy of data already read) and a one-shot
+        hash. False (nothing written) when the read came up short or failed; the general path
+        then retries from the start."""
         out = self.out
         data_at = out.fill + len(header)
         view = out.buffer[data_at : data_at + size]
-        try:
-            got = os.readv(fd, [view]) if size else 0
-        except OSError:
-            got = -1
+        if type(fd) is memoryview:
+            view[:] = fd
+            got = size
+        else:
+            try:
+                got = os.readv(fd, [view]) if size else 0  # type: ignore[arg-type]
+            except OSError:
+                got = -1
         if got != size:
             if got:
                 os.lseek(fd, 0, os.SEEK_SET)

@@ -1,0 +1,190 @@
+"""Checkpoints: the catalog learns about a file only after the drive flushed its records.
+
+The format stage keeps each member's catalog row with the position where the member ends,
+``(volume part, byte offset in the part)``. A checkpoint is:
+
+1. ``boundary`` = the end of the last record handed to the write stage (a member ending in the
+   record still being filled is not covered: its bytes are not even written yet);
+2. the write stage drains its queue and the device flushes (WRITE FILEMARKS 0 / fsync);
+3. the rows whose end is at or before ``boundary`` are sealed and handed to the catalog
+   thread, which commits them in transactions of ``COMMIT_ROWS``; the others wait for the
+   next checkpoint.
+A volume switch writes a filemark, which flushes too; the session's end is the last checkpoint.
+
+Memory stays flat however long the interval: rows beyond ``SPILL_ROWS`` that are already
+covered by an emitted record are pickled to a temporary file (rows are then committed from it).
+
+Threads: ``PendingRows`` and ``Checkpoints`` belong to the format stage's thread; the catalog
+thread only reads sealed batches and calls ``commit``. A commit failure is job-level: raised
+on the format stage's next call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+import pickle
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import IO
+
+from engine.catalog.files_model import FileRow
+
+Key = tuple[int, int]
+"""(volume part index from 0, byte position in the part)."""
+
+SPILL_ROWS = 20_000
+"""Rows kept in memory before covered ones go to the spill file (~10 MB of rows)."""
+COMMIT_ROWS = 5_000
+"""Rows per catalog transaction: large enough that a commit's fsync is amortised, small
+enough that the parameter list of one insert stays a few MB."""
+CATALOG_DEPTH = 2
+"""Sealed checkpoints waiting for the catalog thread before the format stage waits."""
+
+Commit = Callable[[list[FileRow]], None]
+_values = operator.attrgetter(*(f.name for f in dataclasses.fields(FileRow)))
+"""A row as the tuple of its fields in declaration order (``FileRow(*values)`` rebuilds it)."""
+
+
+class Sealed:
+    """One checkpoint's rows: the spill file's chunks, then the rows kept in memory."""
+
+    def __init__(self, spill: IO[bytes] | None, chunks: int, rows: list[FileRow]) -> None:
+        self.spill, self.chunks, self.rows = spill, chunks, rows
+
+    def batches(self, size: int = COMMIT_ROWS) -> Iterator[list[FileRow]]:
+        if self.spill is not None:
+            self.spill.seek(0)
+            for _ in range(self.chunks):
+                rows = [FileRow(*values) for values in pickle.load(self.spill)]
+                yield from _slices(rows, size)
+            self.spill.close()
+        yield from _slices(self.rows, size)
+
+
+def _slices(rows: list[FileRow], size: int) -> Iterator[list[FileRow]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+class PendingRows:
+    def __init__(self) -> None:
+        self._keys: list[Key] = []
+        self._rows: list[FileRow] = []
+        self._spill: IO[bytes] | None = None
+        self._chunks = 0
+        self.count = 0
+
+    def add(self, row: FileRow, key: Key, covered: Key) -> None:
+        """Keep ``row`` (its member ends at ``key``); ``covered``: the current boundary."""
+        self._keys.append(key)
+        self._rows.append(row)
+        self.count += 1
+        if len(self._rows) >= SPILL_ROWS:
+            self._spill_upto(covered)
+
+    def _spill_upto(self, covered: Key) -> None:
+        n = _covered_count(self._keys, covered)
+        if not n:
+            return
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(prefix="tapir-rows-")  # noqa: SIM115
+        values = [_values(row) for row in self._rows[:n]]  # tuples pickle 5x faster
+        pickle.dump(values, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
+        self._chunks += 1
+        del self._rows[:n]
+        del self._keys[:n]
+
+    def cut(self, covered: Key) -> Sealed:
+        """Everything at or before ``covered``; the rest stays pending."""
+        n = _covered_count(self._keys, covered)
+        sealed = Sealed(self._spill, self._chunks, self._rows[:n])
+        self._rows = self._rows[n:]
+        self._keys = self._keys[n:]
+        self._spill, self._chunks = None, 0
+        self.count = len(self._rows)
+        return sealed
+
+    def __len__(self) -> int:
+        return self.count
+
+
+def _covered_count(keys: list[Key], covered: Key) -> int:
+    """How many leading keys are <= covered (keys only grow)."""
+    lo, hi = 0, len(keys)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if keys[mid] <= covered:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+class CatalogStage:
+    """The thread committing sealed checkpoints in order."""
+
+    def __init__(self, commit: Commit | None) -> None:
+        self.commit = commit
+        self.committed = 0
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[Sealed | None] = queue.Queue(CATALOG_DEPTH)
+        self._thread = threading.Thread(target=self._run, name="tapir-catalog", daemon=True)
+        self._thread.start()
+
+    def submit(self, sealed: Sealed) -> None:
+        self.check()
+        self._queue.put(sealed)
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Wait for every submitted checkpoint to be committed; raise a commit failure."""
+        self._queue.put(None)
+        self._thread.join()
+        self.check()
+
+    def _run(self) -> None:
+        while (sealed := self._queue.get()) is not None:
+            for rows in sealed.batches():
+                if self.error is not None or self.commit is None:
+                    continue
+                try:
+                    self.commit(rows)
+                    self.committed += len(rows)
+                except BaseException as exc:
+                    self.error = exc
+
+
+class Checkpoints:
+    """When to checkpoint (bytes or seconds since the last one) and doing it."""
+
+    def __init__(
+        self, every_bytes: int, every_s: float, flush: Callable[[], None], catalog: CatalogStage
+    ) -> None:
+        self.every_bytes = every_bytes
+        self.every_s = every_s
+        self.flush = flush
+        self.catalog = catalog
+        self.pending = PendingRows()
+        self.count = 0
+        self._last_bytes = 0
+        self._last_at = time.monotonic()
+
+    def due(self, written: int) -> bool:
+        return written - self._last_bytes >= self.every_bytes or (
+            time.monotonic() - self._last_at >= self.every_s
+        )
+
+    def run(self, covered: Key, written: int) -> None:
+        """Flush the device, then hand the rows ``covered`` includes to the catalog."""
+        self.flush()
+        self.catalog.submit(self.pending.cut(covered))
+        self.count += 1
+        self._last_bytes = written
+        self._last_at = time.monotonic()

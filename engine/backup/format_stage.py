@@ -1,0 +1,217 @@
+"""Format stage, per item: a prepared item (stages.py) becomes a pax member (engine/format
+``ArchiveWriter.add_prepared``) and a catalog row kept until the next checkpoint covers it
+(checkpoint.py). What reading found (a read error, a change while reading) is put on the
+member's index entry and its row; counters are kept here.
+
+Thread: the format stage's (the caller of ``Pipeline.run``), except ``report``, which the scan
+and reader threads call too.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from engine.backup.checkpoint import PendingRows
+from engine.backup.exceptions import (
+    Category,
+    ItemErrorHandler,
+    ItemException,
+    Reason,
+    describe_errno,
+)
+from engine.backup.rows import file_row
+from engine.backup.stages import Item
+from engine.catalog.files_model import FileRow
+from engine.format.index import IndexEntry
+from engine.format.members import MemberKind
+from engine.format.writer import ArchiveWriter
+
+_SEVERITY = {Category.SKIPPED: 0, Category.CORRUPTED: 1, Category.IN_USE: 2}
+
+
+@dataclass(slots=True)
+class Counters:
+    files: int = 0
+    """Regular files stored (hard links to a stored inode included)."""
+    directories: int = 0
+    others: int = 0
+    bytes: int = 0
+    """File content bytes stored."""
+    unchanged: int = 0
+    added: int = 0
+    changed: int = 0
+    excluded: int = 0
+    deleted: int = 0
+    skipped: int = 0
+    in_use: int = 0
+    corrupted: int = 0
+    exceptions: int = 0
+    """Every item exception reported (a file may have several)."""
+    checkpoints: int = 0
+    rows: int = 0
+    """Rows committed to the catalog."""
+    volumes: int = 1
+
+    @property
+    def with_exceptions(self) -> int:
+        return self.skipped + self.in_use + self.corrupted
+
+    def to_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+
+
+def primary(exceptions: list[ItemException]) -> ItemException | None:
+    """The exception a row and an index entry carry: not stored first, then corrupted."""
+    if not exceptions:
+        return None
+    return min(exceptions, key=lambda e: (e.stored, _SEVERITY[e.category]))
+
+
+class FormatStage:
+    def __init__(
+        self,
+        writer: ArchiveWriter,
+        pending: PendingRows,
+        counters: Counters,
+        report: ItemErrorHandler,
+        root: bytes,
+    ) -> None:
+        self.writer = writer
+        self.pending = pending
+        self.counters = counters
+        self._report = report
+        self.root = root
+
+    def add(self, item: Item) -> None:
+        """Archive one prepared item and keep its catalog row (format thread)."""
+        pending = self.pending
+        if item.deletions:
+            key, covered = self.key(), self.covered()
+            for row in item.deletions:
+                pending.add(row, key, covered)
+        if item.entry is None and not item.exceptions:
+            return
+        writer = self.writer
+        exc = primary(item.exceptions)
+        mark = (exc.category.value, exc.sentence) if exc is not None else None
+        if item.skipped:
+            assert exc is not None
+            name = item.name or self._relname(exc.path)
+            writer.note_exception(name, exc.category.value, exc.sentence)
+            self._count_exception(exc)
+            pending.add(self._row(item, None, exc), self.key(), self.covered())
+            return
+        member, src = item.member, item.source
+        assert member is not None and item.st is not None
+        if src is not None and item.extents is None:
+            entry, used = writer.add_prepared(
+                member, item.st, src, exception=mark, finish=lambda e: self._finished(item, e)
+            )
+            if not used:
+                src.close()
+        elif src is not None:
+            with src:
+                entry, used = writer.add_prepared(
+                    member,
+                    item.st,
+                    src.fileno(),
+                    extents=item.extents,
+                    exception=mark,
+                    finish=lambda e: self._sparse_done(item, e),
+                )
+        else:
+            entry, used = writer.add_prepared(member, item.st, item.data, exception=mark)
+        kind = entry.kind
+        if kind is MemberKind.FILE or kind is MemberKind.HARDLINK:
+            self.counters.files += 1
+            self.counters.bytes += entry.size
+        elif kind is MemberKind.DIRECTORY:
+            self.counters.directories += 1
+        else:
+            self.counters.others += 1
+        exc = primary(item.exceptions)
+        if exc is not None:
+            self._count_exception(exc)
+        pending.add(self._row(item, entry, exc), self.key(), self.covered())
+
+    def _finished(self, item: Item, entry: IndexEntry) -> None:
+        """A streamed file's data is written: what reading found goes on its index entry."""
+        assert item.source is not None
+        outcome = item.source.finish()
+        item.exceptions[:] = outcome.exceptions
+        _mark(entry, primary(item.exceptions), outcome.corrupted_offset)
+
+    def _sparse_done(self, item: Item, entry: IndexEntry) -> None:
+        """Sparse files are read by the writer (extent by extent): check them as reader.py
+        checks the others, a read error or a change while reading."""
+        src = item.source
+        assert src is not None and item.st is not None
+        path = src.entry.path
+        found: list[ItemException] = []
+        if entry.exception == "corrupted":
+            error = OSError(5, entry.reason or "read error")
+            found.append(
+                ItemException(
+                    Reason.READ_ERROR,
+                    path,
+                    offset=entry.error_offset,
+                    stored=True,
+                    error=describe_errno(error),
+                )
+            )
+        after = os.fstat(src.fileno())
+        before = item.st
+        moved = [
+            name
+            for name, a, b in (
+                ("size", before.st_size, after.st_size),
+                ("mtime", before.st_mtime_ns, after.st_mtime_ns),
+                ("ctime", before.st_ctime_ns, after.st_ctime_ns),
+            )
+            if a != b
+        ]
+        if moved:
+            found.append(
+                ItemException(
+                    Reason.CHANGED_WHILE_READING, path, stored=True, moved=", ".join(moved)
+                )
+            )
+        for exc in found:
+            self._report(path, exc)
+        item.exceptions += found
+        _mark(entry, primary(item.exceptions), entry.error_offset)
+
+    def _count_exception(self, exc: ItemException) -> None:
+        c = self.counters
+        if not exc.stored:
+            c.skipped += 1
+        elif exc.category is Category.CORRUPTED:
+            c.corrupted += 1
+        else:
+            c.in_use += 1
+
+    def _relname(self, path: str) -> bytes:
+        raw = os.fsencode(path)
+        root = self.root.rstrip(b"/") + b"/"
+        return raw[len(root) :] if raw.startswith(root) else raw.lstrip(b"/")
+
+    def _row(self, item: Item, entry: IndexEntry | None, exc: ItemException | None) -> FileRow:
+        return file_row(item, entry, exc)
+
+    def covered(self) -> tuple[int, int]:
+        """(volume part, bytes) handed to the write stage: what a checkpoint covers."""
+        out = self.writer.out
+        return (self.writer.volume, out.records * out.record_size)
+
+    def key(self) -> tuple[int, int]:
+        """Where the next member starts: the end of the one just written."""
+        return (self.writer.volume, self.writer.out.position)
+
+
+def _mark(entry: IndexEntry, exc: ItemException | None, offset: int | None) -> None:
+    if exc is None:
+        return
+    entry.exception, entry.reason = exc.category.value, exc.sentence
+    if offset is not None:
+        entry.error_offset = offset

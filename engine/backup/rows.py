@@ -1,0 +1,65 @@
+"""The catalog row of one backed-up item (engine/catalog/files_model.py ``FileRow``).
+
+Paths are absolute bytes as backed up; the kind is the scanner's (``file``, ``directory``,
+...); the position is the member's first header (session part from 1, record in the part,
+offset in the record), absent for a file not archived; the exception is the item's primary
+one (pipeline.py ``primary``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from engine.backup.exceptions import ItemException
+from engine.backup.scan import Kind
+from engine.backup.stages import Item
+from engine.catalog.files_model import FileRow
+from engine.format.index import IndexEntry
+
+UNKNOWN_KIND = Kind.UNKNOWN.value
+
+
+def _text(value: bytes) -> str | None:
+    return value.decode("utf-8", "surrogateescape") if value else None
+
+
+def file_row(item: Item, entry: IndexEntry | None, exc: ItemException | None) -> FileRow:
+    scanned = item.entry
+    if scanned is None:  # reported by the scanner, never produced
+        assert exc is not None
+        kind = exc.fields.get("kind", UNKNOWN_KIND)
+        row = FileRow(path=os.fsencode(exc.path), kind=str(kind))
+    else:
+        st = item.st or scanned.st
+        member = item.member
+        row = FileRow(
+            path=os.fsencode(scanned.path),
+            kind=scanned.kind.value,
+            size=st.st_size,
+            mode=st.st_mode,
+            uid=st.st_uid,
+            gid=st.st_gid,
+            uname=_text(member.uname) if member is not None else None,
+            gname=_text(member.gname) if member is not None else None,
+            mtime_ns=st.st_mtime_ns,
+            ctime_ns=st.st_ctime_ns,
+            inode=st.st_ino,
+            dev=st.st_dev,
+            nlink=st.st_nlink,
+            link_target=os.fsencode(scanned.link_target)
+            if scanned.link_target is not None
+            else None,
+            change=item.change,
+        )
+    if entry is not None:
+        row.link_group = entry.link_group
+        row.checksum = bytes.fromhex(entry.checksum) if entry.checksum else None
+        row.part = entry.volume + 1
+        row.record = entry.record
+        row.offset = entry.offset
+    if exc is not None:
+        row.exception_category = exc.category.value
+        row.exception_code = exc.code.value
+        row.exception_sentence = exc.sentence
+        row.exception_offset = exc.offset
+    return row

@@ -1,0 +1,152 @@
+"""Disk target: a mount path (devices/disk.py) holding each session part as one volume file.
+
+Decision: one volume file per session part, named ``<session>-p<part>`` (``tapir-j3-r1-s7-p1.vol``),
+holding the label record then the part's records, exactly the bytes a tape would hold minus the
+filemarks (docs/tapir-format.md "Volume"). One file per part, rather than sessions appended to a
+long-lived volume, because a disk has no early warning to fill up to and no robot to save: a
+file per part is deleted, copied or expired on its own, and a failed session leaves a file that
+says what it is (its part row in the catalog) instead of a damaged tail inside a shared volume.
+So the part is always tape file 1 of its volume and starts at record 1, after the label.
+
+A part ends (and the next file starts) when ``volume_size`` is reached, if one is set; without
+one, a session is one file. Refusals (devices.disk ``refusal``): the mount path is disabled, or
+its free space is below the reserve, checked before the first byte and at every checkpoint,
+each the job-level ``TargetRefused`` with the DiskMountPath sentence.
+
+The checkpoint flush is ``VolumeFile.flush``: data and directory entry fsynced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from devices.disk import DiskMountPath, MountPathError, VolumeFile
+from devices.label import encode_label, new_label
+from engine.backup.targets import PartRecorder, TargetRefused, UnknownTarget
+from engine.catalog.files_model import SessionPart
+
+if TYPE_CHECKING:
+    from devices.media import MediaStore
+    from engine.site import Site
+
+ACTOR = "tapir-backup"
+DISK_MEDIA_TYPE = "disk"
+LABEL_RECORDS = 1
+"""The label is exactly one record (devices/label.py), so a part's first record is 1."""
+SESSION_TAPE_FILE = 1
+
+
+def find_mount_path(path: Path, site: Site, store: MediaStore) -> DiskMountPath:
+    """The mount path at ``path``: configured ones are registered on first use; ones only the
+    catalog knows are used as registered. Raises ``UnknownTarget``."""
+    wanted = os.path.abspath(path)
+    spec = next((m for m in site.config.mount_paths if os.path.abspath(m.path) == wanted), None)
+    known = store.get_mount_path(wanted)  # type: ignore[attr-defined]
+    try:
+        if spec is not None and known is None:
+            return DiskMountPath.register(
+                wanted,
+                store,
+                actor=ACTOR,
+                reserve_bytes=spec.reserve_bytes,  # type: ignore[arg-type]
+            )
+        if spec is not None:
+            return DiskMountPath(Path(wanted), store, reserve_bytes=spec.reserve_bytes)  # type: ignore[arg-type]
+    except MountPathError as exc:
+        raise UnknownTarget(str(exc), device=wanted) from exc
+    if known is not None:
+        return DiskMountPath(Path(wanted), store)  # type: ignore[arg-type]
+    raise UnknownTarget(
+        f"{wanted} is not a mount path of {site.config.source}; add it under [[mount_paths]] "
+        "to back up to it.",
+        device=wanted,
+    )
+
+
+class DiskTarget:
+    def __init__(self, mount: DiskMountPath, pool: str, *, volume_size: int | None = None):
+        self.mount = mount
+        self.pool = pool
+        self.volume_size = volume_size
+        self.name = str(mount.path)
+
+    def check(self) -> None:
+        """Refuse before anything is written: disabled, missing, or short of space."""
+        try:
+            reason = self.mount.refusal(0)
+        except MountPathError as exc:
+            raise TargetRefused(str(exc), device=self.name) from exc
+        if reason is not None:
+            raise TargetRefused(reason, device=self.name)
+
+    def open(self, record_size: int, parts: PartRecorder, session: str) -> DiskVolumes:
+        self.check()
+        return DiskVolumes(self, record_size, parts, session)
+
+
+class DiskVolumes:
+    """The ``SessionVolumes`` of a disk session (targets.py)."""
+
+    def __init__(self, target: DiskTarget, record_size: int, parts: PartRecorder, session: str):
+        self.target = target
+        self.record_size = record_size
+        self.parts = parts
+        self.session = session
+        self.device = target.name
+        self.seq = 0
+        self.file: VolumeFile | None = None
+        self.volume = ""
+        self.records = 0
+        self.paths: list[Path] = []
+        self._start(1)
+
+    def _start(self, seq: int) -> None:
+        self.seq = seq
+        self.volume = f"{self.session}-p{seq}"
+        vol = self.target.mount.create_volume(self.volume)
+        self.file = vol
+        self.paths.append(vol.path)
+        label = new_label(
+            self.volume, self.target.pool, DISK_MEDIA_TYPE, record_size=self.record_size
+        )
+        vol.write(encode_label(label))
+        self.records = 0
+        self.parts.part_started(SessionPart(seq, self.volume, SESSION_TAPE_FILE, LABEL_RECORDS))
+
+    def write_record(self, record: memoryview) -> bool:
+        assert self.file is not None
+        self.file.write(record)
+        self.records += 1
+        limit = self.target.volume_size
+        return limit is not None and (self.records + LABEL_RECORDS) * self.record_size >= limit
+
+    def next_volume(self, volume_seq: int) -> None:
+        self._end()
+        self._start(volume_seq + 1)
+
+    def flush(self) -> None:
+        """fsync (devices/disk.py ``VolumeFile.flush``), then the reserve is checked again."""
+        assert self.file is not None
+        self.file.flush()
+        reason = self.target.mount.refusal(0)
+        if reason is not None:
+            raise TargetRefused(reason, device=self.device)
+
+    def finish(self) -> None:
+        self._end()
+
+    def _end(self) -> None:
+        assert self.file is not None
+        self.file.flush()
+        self.file.close()
+        self.parts.part_ended(self.seq, self.records)
+
+    def abort(self) -> None:
+        if self.file is not None and not self.file.closed:
+            with contextlib.suppress(OSError, MountPathError):
+                self.file.flush()
+            self.file.close()
+            self.parts.part_ended(self.seq, self.records)

@@ -1,0 +1,344 @@
+"""Tape targets: a library (media of a pool, mounted by the robot) and a single drive.
+
+Each session part is one tape file: positioned after the label of a fresh tape or at end of
+data of an appendable one, written in variable-block mode (one WRITE = one record = one tape
+block), ended by a filemark (shared/DESIGN.md "On-media format").
+
+Choosing a medium (library): the catalog's appendable and scratch media of the pool that are in
+the library (``devices.media.choose_for_writing``: appendable first, so tapes fill up before new
+ones start), then cartridges the catalog has never seen, by barcode. The labeling policy:
+- a scratch medium is (re)labeled with ``force``: the catalog says it holds nothing we keep;
+- a cartridge unknown to the catalog is labeled only if it is blank; one holding a label or
+  data is passed over (listed in the ``NoWritableMedia`` sentence if nothing else is found),
+  since it may belong to another catalog or to someone else;
+- an appendable medium must carry its own label (volume id = barcode, the catalog's uuid, the
+  session's record size), else it is passed over; then SPACE to end of data.
+A medium becomes APPENDABLE when its first part starts (data may be on it from then on), FULL
+when a part ends at early warning; files and bytes written are added at the end of each part.
+
+Spanning: ``next_volume`` writes the filemark that ends the part, marks the medium FULL, records
+the part's length, returns the cartridge to its slot and mounts the next one of the pool. A
+single drive cannot span: ``NoNextVolume``.
+
+Threads: called by the write stage's thread (write_record) and the format stage's thread (the
+rest), never at the same time (the write stage drains first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from devices.label import Label, StartKind, new_label
+from devices.media import MediaState, MediaStore, Medium, choose_for_writing
+from devices.media_rules import change_state
+from devices.tape_drive import TapeDrive
+from drivers.errors import NotReady
+from engine.backup.targets import NoNextVolume, NoWritableMedia, PartRecorder, TargetError
+from engine.catalog.files_model import SessionPart
+
+if TYPE_CHECKING:
+    from devices.tape_library import TapeLibrary
+    from engine.site import Site
+
+ACTOR = "tapir-backup"
+VARIABLE_BLOCKS = 0
+"""Block size 0: variable-block mode, so each record is written as one tape block."""
+LTO_SUFFIX = "L"
+
+
+def media_type_for(barcode: str) -> str:
+    """``TAP001L8`` -> ``LTO-8`` (LTO label specification); anything else: ``tape``."""
+    suffix = barcode[-2:].upper()
+    if suffix.startswith(LTO_SUFFIX) and suffix[1:].isdigit():
+        return f"LTO-{suffix[1]}"
+    return "tape"
+
+
+class MediumRefused(Exception):
+    """This cartridge may not be written by this session (the reason is the message)."""
+
+
+@dataclass(slots=True)
+class Mounted:
+    """The medium a part is being written to."""
+
+    barcode: str
+    tape: TapeDrive
+    tape_file: int
+    first_record: int
+    records: int = 0
+    bytes: int = 0
+
+
+def prepare(
+    tape: TapeDrive,
+    barcode: str,
+    medium: Medium | None,
+    *,
+    pool: str,
+    record_size: int,
+) -> tuple[int, int]:
+    """Label or check the loaded tape and position it where the part starts (module doc).
+    Returns (tape file number, first block). Raises ``MediumRefused``."""
+    tape.set_block_size(VARIABLE_BLOCKS)
+    start = tape.read_label()
+    if medium is None or medium.state is MediaState.SCRATCH:
+        if medium is None and start.kind is not StartKind.BLANK:
+            raise MediumRefused(
+                f"{barcode} is not in the catalog and holds {start.kind.value}; relabel it with "
+                f"tapir media label {barcode} --force to use it"
+            )
+        kind = medium.media_type if medium is not None else media_type_for(barcode)
+        tape.write_label(
+            new_label(barcode, pool, kind, record_size=record_size), force=medium is not None
+        )
+    else:
+        _check_label(barcode, medium, start.label, record_size)
+        tape.space_to_end_of_data()
+    where = tape.driver.position_long()
+    return where.file or 0, where.first
+
+
+def _check_label(barcode: str, medium: Medium, label: Label | None, record_size: int) -> None:
+    if label is None or label.volume_id != barcode:
+        found = f"label {label.volume_id}" if label is not None else "no tapir label"
+        raise MediumRefused(f"{barcode} is appendable in the catalog but carries {found}")
+    if medium.volume_uuid and label.uuid != medium.volume_uuid:
+        raise MediumRefused(f"{barcode}'s label uuid is not the one the catalog recorded")
+    if label.record_size != record_size:
+        raise MediumRefused(
+            f"{barcode} was labeled for {label.record_size}-byte records, not {record_size}"
+        )
+
+
+class TapeVolumes:
+    """The ``SessionVolumes`` of a tape session (targets.py)."""
+
+    def __init__(
+        self,
+        source: LibraryTarget | DriveTarget,
+        record_size: int,
+        parts: PartRecorder,
+        session: str,
+    ) -> None:
+        self.source = source
+        self.store = source.store
+        self.record_size = record_size
+        self.parts = parts
+        self.session = session
+        self.used: list[str] = []
+        self.current = self._start(1)
+
+    @property
+    def volume(self) -> str:
+        return self.current.barcode
+
+    @property
+    def device(self) -> str:
+        return self.current.tape.name
+
+    def _start(self, seq: int) -> Mounted:
+        mounted = self.source.acquire(self.record_size, exclude=self.used)
+        self.used.append(mounted.barcode)
+        medium = self.store.get_medium(mounted.barcode)
+        if medium is not None and medium.state is MediaState.SCRATCH:
+            change_state(
+                self.store,
+                mounted.barcode,
+                MediaState.APPENDABLE,
+                reason=f"Session {self.session} started on it.",
+                actor=ACTOR,
+            )
+        self.parts.part_started(
+            SessionPart(seq, mounted.barcode, mounted.tape_file, mounted.first_record)
+        )
+        return mounted
+
+    def write_record(self, record: memoryview) -> bool:
+        cur = self.current
+        cur.tape.write_record(record)
+        cur.records += 1
+        cur.bytes += len(record)
+        return cur.tape.early_warning
+
+    def next_volume(self, volume_seq: int) -> None:
+        self._end(full=True)
+        self.current = self._start(volume_seq + 1)
+
+    def flush(self) -> None:
+        """WRITE FILEMARKS 0 (SSC-4 6.8): the drive's buffer is on tape when it returns."""
+        self.current.tape.flush()
+
+    def finish(self) -> None:
+        self._end(full=self.current.tape.early_warning)
+
+    def _end(self, *, full: bool) -> None:
+        cur = self.current
+        cur.tape.write_filemarks(1)
+        medium = self.store.get_medium(cur.barcode)
+        if medium is not None:
+            medium = dataclasses.replace(
+                medium,
+                files_written=medium.files_written + 1,
+                bytes_written=medium.bytes_written + cur.bytes,
+            )
+            self.store.update_medium(medium)
+            if full and medium.state is not MediaState.FULL:
+                change_state(
+                    self.store,
+                    cur.barcode,
+                    MediaState.FULL,
+                    reason=f"Early warning reached during session {self.session}.",
+                    actor=ACTOR,
+                )
+        self.parts.part_ended(len(self.used), cur.records)
+        self.source.release(cur)
+
+    def abort(self) -> None:
+        """After a failure: end the partial tape file with a filemark if the drive still
+        answers (so the next session does not run into it), then release the cartridge."""
+        cur = self.current
+        with contextlib.suppress(Exception):
+            cur.tape.write_filemarks(1)
+        with contextlib.suppress(Exception):
+            self.parts.part_ended(len(self.used), cur.records)
+        with contextlib.suppress(Exception):
+            self.source.release(cur)
+
+
+class LibraryTarget:
+    """Media of ``pool`` in library ``library`` (in ``drive`` only, if given)."""
+
+    def __init__(
+        self, site: Site, library: str, store: MediaStore, pool: str, *, drive: str | None = None
+    ) -> None:
+        self.site = site
+        self.library_name = library
+        self.store = store
+        self.pool = pool
+        self.drive = drive.rpartition(":")[2] if drive else None
+        self.name = f"{library}:{self.drive}" if self.drive else library
+        self.refused: dict[str, str] = {}
+
+    @property
+    def library(self) -> TapeLibrary:
+        return self.site.library(self.library_name, store=self.store)
+
+    def candidates(self, exclude: list[str]) -> list[tuple[str, Medium | None]]:
+        """Writable media in the library, in the order they are tried (module docstring)."""
+        inv = self.library.inventory()
+        skip = set(exclude) | set(self.refused)
+        present = {e.barcode for e in inv.elements if e.full and e.barcode and not e.cleaning}
+        known = [m for m in self.store.list_media(pool=self.pool) if m.barcode in present]
+        found: list[tuple[str, Medium | None]] = []
+        while (m := choose_for_writing(known, self.pool, exclude=skip)) is not None:
+            found.append((m.barcode, m))
+            skip.add(m.barcode)
+        for barcode in sorted(present - skip):
+            if self.store.get_medium(barcode) is None:
+                found.append((barcode, None))
+        return found
+
+    def check(self) -> None:
+        if not self.candidates([]):
+            raise self._none_left()
+
+    def _none_left(self) -> NoWritableMedia:
+        refused = "".join(f"; {why}" for why in self.refused.values())
+        return NoWritableMedia(
+            f"Library {self.library_name} holds no appendable or scratch medium of pool "
+            f"{self.pool}{refused}; import a tape and label it with tapir media label BARCODE "
+            f"--pool {self.pool}.",
+            device=self.library_name,
+        )
+
+    def open(self, record_size: int, parts: PartRecorder, session: str) -> TapeVolumes:
+        return TapeVolumes(self, record_size, parts, session)
+
+    def acquire(self, record_size: int, exclude: list[str]) -> Mounted:
+        """Mount and prepare the first usable candidate. Raises ``NoWritableMedia``."""
+        library = self.library
+        for barcode, medium in self.candidates(exclude):
+            tape = library.mount(barcode, self.drive)
+            try:
+                tape_file, first = prepare(
+                    tape, barcode, medium, pool=self.pool, record_size=record_size
+                )
+            except MediumRefused as why:
+                self.refused[barcode] = str(why)
+                library.unmount(tape.name)
+                continue
+            return Mounted(barcode, tape, tape_file, first)
+        raise self._none_left()
+
+    def release(self, mounted: Mounted) -> None:
+        self.library.unmount(mounted.tape.name)
+
+
+class DriveTarget:
+    """The cartridge in one drive (a standalone drive or an endpoint); no spanning."""
+
+    def __init__(self, site: Site, drive: str, store: MediaStore, *, pool: str | None) -> None:
+        self.site = site
+        self.store = store
+        self.pool = pool or site.config.default_pool
+        self.drive_text = drive
+        self.name = drive
+        self._tape: TapeDrive | None = None
+
+    @property
+    def tape(self) -> TapeDrive:
+        if self._tape is None:
+            name, transport, _ = self.site.resolve_drive(self.drive_text)
+            self._tape = TapeDrive(name, transport, store=self.store)
+        return self._tape
+
+    def check(self) -> None:
+        try:
+            self.tape.wait_ready(medium_expected=False)
+        except NotReady as exc:
+            raise TargetError(
+                f"Drive {self.name} is not ready ({exc.sense.describe()}); load a cartridge.",
+                device=self.name,
+            ) from exc
+
+    def open(self, record_size: int, parts: PartRecorder, session: str) -> TapeVolumes:
+        return TapeVolumes(self, record_size, parts, session)
+
+    def acquire(self, record_size: int, exclude: list[str]) -> Mounted:
+        tape = self.tape
+        if exclude:
+            raise NoNextVolume(
+                f"Drive {self.name} reached early warning on {exclude[-1]} and is not in a "
+                "library, so the session cannot continue on another tape; back up to a library.",
+                device=self.name,
+            )
+        barcode = tape.barcode
+        if barcode is None:
+            start = tape.read_label()
+            if start.label is None:
+                raise TargetError(
+                    f"The cartridge in drive {self.name} has no barcode and no tapir label; "
+                    "label it first with tapir media label.",
+                    device=self.name,
+                )
+            barcode = start.label.volume_id
+        medium = self.store.get_medium(barcode)
+        if medium is not None and not medium.writable:
+            raise NoWritableMedia(
+                f"{barcode} in drive {self.name} is {medium.state.value}; load an appendable "
+                "or scratch tape.",
+                device=self.name,
+            )
+        pool = medium.pool if medium is not None else self.pool
+        try:
+            tape_file, first = prepare(tape, barcode, medium, pool=pool, record_size=record_size)
+        except MediumRefused as why:
+            raise NoWritableMedia(f"{why}.", device=self.name) from why
+        return Mounted(barcode, tape, tape_file, first)
+
+    def release(self, mounted: Mounted) -> None:
+        """The cartridge stays in the drive (the operator loaded it)."""

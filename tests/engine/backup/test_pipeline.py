@@ -1,0 +1,250 @@
+"""Backups to the simulated library through ``run_backup``, read back from the cartridge's
+recorded tape file with GNU tar and bsdtar and compared with the source."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from devices.media import MediaState
+from engine.backup.exceptions import Category, Reason
+from engine.backup.job import BackupSpec, run_backup
+from engine.backup.pipeline import PipelineOptions
+from engine.backup.reader import FdFile, open_source
+from engine.catalog.files_store import FilesStore
+from engine.catalog.media_store import CatalogMediaStore
+from engine.format.index import find_trailer
+from engine.format.reader import ArchiveReader, FileSource, read_index
+from engine.jobs.states import CompletionStatus
+from tests.engine.backup.backup_util import (
+    RECORD,
+    differences,
+    extract,
+    make_site,
+    tape_files,
+    write_tape_file,
+)
+from tests.engine.format.trees import build_edge_tree
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPIR_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def site(tmp_path: Path):
+    with make_site(tmp_path) as s:
+        yield s
+
+
+def spec(src: Path, **kw: object) -> BackupSpec:
+    return BackupSpec(str(src), "lib1", record_size=RECORD, **kw)  # type: ignore[arg-type]
+
+
+def test_edge_tree_to_tape_reads_back_with_gnu_tar_and_bsdtar(tmp_path: Path, site) -> None:
+    src = build_edge_tree(tmp_path / "src")
+    out = run_backup(spec(src), site, actor="test")
+    assert out.status is CompletionStatus.COMPLETED, out.error
+    assert out.exit_code == 0
+    (barcode,) = out.volumes
+    state = tmp_path / "state"
+    files = tape_files(state, barcode)
+    assert len(files) == 3 and files[-1] == []  # label, session, (end of data)
+    assert all(len(r) == RECORD for r in files[1])
+    archive = write_tape_file(state, barcode, 1, tmp_path / "session.tar")
+    for tool in ("gnutar", "bsdtar"):
+        extract(tool, [archive], tmp_path / tool)
+        assert differences(src, tmp_path / tool) == [], tool
+    trailer = find_trailer(b"".join(files[1][-2:]))
+    assert trailer.members == out.counters.files + out.counters.directories + 5
+    medium = CatalogMediaStore(site.catalog()).get_medium(barcode)
+    assert medium.state is MediaState.APPENDABLE
+    assert medium.files_written == 1 and medium.bytes_written == len(files[1]) * RECORD
+
+
+def test_catalog_rows_point_at_their_members(tmp_path: Path, site) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    for i in range(50):
+        (src / "sub" / f"f{i:02d}").write_bytes(os.urandom(i * 3000))
+    out = run_backup(spec(src), site, actor="test")
+    store = FilesStore(site.catalog())
+    rows = store.descendants(out.run_id, os.fsencode(src))
+    assert len(rows) == 51
+    records = tape_files(tmp_path / "state", out.volumes[0])[1]
+
+    class Source:
+        def __init__(self, start: int) -> None:
+            self.n = start
+
+        def read_record(self):
+            if self.n >= len(records):
+                return None
+            self.n += 1
+            return records[self.n - 1]
+
+        def next_volume(self, seq: int) -> bool:
+            return False
+
+    for row in rows:
+        if row.kind != "file":
+            continue
+        reader = ArchiveReader(Source(row.record), record=row.record, offset=row.offset)
+        entry = next(iter(reader))
+        assert os.path.join(os.fsencode(src), entry.member.name) == row.path
+        data = reader.read_data()
+        assert data == Path(os.fsdecode(row.path)).read_bytes()
+        assert row.checksum is not None and len(row.checksum) == 16
+    parts = store.parts(out.session_id)
+    assert [(p.seq, p.volume, p.tape_file, p.first_record) for p in parts] == [
+        (1, out.volumes[0], 1, 2)
+    ]
+    assert parts[0].record_count == len(records)
+
+
+class FailingAt:
+    """A source file whose reads fail with EIO from ``offset`` on (reader.py's seam)."""
+
+    def __init__(self, raw: FdFile, offset: int) -> None:
+        self.raw, self.offset, self.pos = raw, offset, 0
+
+    def readinto(self, buffer: memoryview) -> int:
+        if self.pos >= self.offset:
+            raise OSError(errno.EIO, "Input/output error")
+        n = self.raw.readinto(buffer[: self.offset - self.pos])
+        self.pos += n
+        return n
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class GrowsOnRead:
+    """A source file another process appends to while tapir reads it."""
+
+    def __init__(self, raw: FdFile, path: str) -> None:
+        self.raw, self.path = raw, path
+
+    def readinto(self, buffer: memoryview) -> int:
+        with open(self.path, "ab") as f:
+            f.write(b"more")
+        return self.raw.readinto(buffer)
+
+    def fileno(self) -> int:
+        return self.raw.fileno()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def test_file_problems_are_exceptions_and_the_run_goes_on(tmp_path: Path, site) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"fine\n")
+    (src / "bad.bin").write_bytes(os.urandom(300_000))  # streamed (larger than small files)
+    (src / "bad_small.bin").write_bytes(os.urandom(5000))
+    (src / "gone.txt").write_bytes(b"vanishes\n")
+    (src / "grows.txt").write_bytes(b"x" * 100_000)
+    (src / "z.txt").write_bytes(b"last\n")
+
+    def opener(path: str):
+        name = os.path.basename(path)
+        if name == "gone.txt":
+            os.unlink(path)
+        raw = open_source(path)
+        if name.startswith("bad"):
+            return FailingAt(raw, 4096)
+        if name == "grows.txt":
+            return GrowsOnRead(raw, path)
+        return raw
+
+    out = run_backup(spec(src, tuning=PipelineOptions(opener=opener)), site, actor="test")
+    assert out.status is CompletionStatus.COMPLETED_WITH_EXCEPTIONS
+    assert out.exit_code == 1
+    codes = {(os.path.basename(e.path), e.code) for e in out.exceptions}
+    assert codes == {
+        ("bad.bin", Reason.READ_ERROR),
+        ("bad_small.bin", Reason.READ_ERROR),
+        ("gone.txt", Reason.VANISHED),
+        ("grows.txt", Reason.CHANGED_WHILE_READING),
+    }
+    c = out.counters
+    assert (c.corrupted, c.skipped, c.in_use) == (2, 1, 1)
+    found = FilesStore(site.catalog()).exceptions(out.run_id)
+    rows = {os.path.basename(os.fsdecode(r.path)): r for r in found}
+    assert rows["bad.bin"].exception_category == Category.CORRUPTED
+    assert rows["bad.bin"].exception_offset == 4096 and rows["bad.bin"].stored
+    assert rows["gone.txt"].exception_code == Reason.VANISHED and not rows["gone.txt"].stored
+    assert rows["grows.txt"].exception_category == Category.IN_USE
+    archive = write_tape_file(tmp_path / "state", out.volumes[0], 1, tmp_path / "s.tar")
+    extract("gnutar", [archive], tmp_path / "dst")
+    got = tmp_path / "dst"
+    assert (got / "a.txt").read_bytes() == b"fine\n"
+    assert (got / "z.txt").read_bytes() == b"last\n"
+    bad = (got / "bad.bin").read_bytes()
+    assert bad[:4096] == (src / "bad.bin").read_bytes()[:4096] and not bad[4096:].strip(b"\0")
+    assert len(bad) == 300_000
+    assert (got / "grows.txt").read_bytes() == b"x" * 100_000  # the size the header announced
+    assert not (got / "gone.txt").exists()
+    index = {e.path: e for e in _index(tmp_path / "s.tar") if hasattr(e, "path")}
+    assert index[b"bad.bin"].exception == "corrupted" and index[b"bad.bin"].error_offset == 4096
+    assert index[b"gone.txt"].record == -1 and index[b"gone.txt"].exception == "skipped"
+
+
+def _index(archive: Path) -> list[object]:
+    """The session index, found as a restore finds it: trailer, then one position."""
+    data = archive.read_bytes()
+    trailer = find_trailer(data[-2 * RECORD :])
+    source = FileSource([str(archive)], RECORD, start=trailer.index_record * RECORD)
+    reader = ArchiveReader(source, record=trailer.index_record, offset=trailer.index_offset)
+    return list(read_index(reader))
+
+
+def test_file_open_for_writing_is_flagged_in_use(tmp_path: Path, site, writer_factory) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "log.txt").write_bytes(b"log line\n")
+    writer_factory(src / "log.txt", hold=True)
+    out = run_backup(spec(src), site, actor="test")
+    assert out.status is CompletionStatus.COMPLETED_WITH_EXCEPTIONS
+    (exc,) = out.exceptions
+    assert exc.code is Reason.OPEN_FOR_WRITING and exc.stored
+    (row,) = FilesStore(site.catalog()).exceptions(out.run_id)
+    assert row.stored and row.exception_category == Category.IN_USE
+
+
+def test_power_loss_before_a_checkpoint_leaves_only_flushed_files_in_the_catalog(
+    tmp_path: Path, site
+) -> None:
+    from hwsim.faults import Fault
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(40):
+        (src / f"f{i:02d}").write_bytes(os.urandom(50_000))
+    sim_spec = BackupSpec(str(src), "lib1:drive0", record_size=RECORD, checkpoint_bytes=400_000)
+    state = tmp_path / "state"
+    faults = site.endpoints("lib1").drives["drive0"].device.faults
+    # label record (0) and filemark (1), then the session from block 2: power lost at 22
+    faults.arm(Fault("power_loss", "drive0", at_block=22))
+    out = run_backup(sim_spec, site, actor="test")
+    assert out.status is CompletionStatus.FAILED
+    assert "drive0" in (out.error or "")
+    rows = FilesStore(site.catalog()).descendants(out.run_id, os.fsencode(src))
+    files = tape_files(state, out.volumes[0])
+    flushed = len(files[1]) if len(files) > 1 else 0
+    assert 0 < len([r for r in rows if r.kind == "file"]) < 40
+    for row in rows:  # every listed member ends in a record that reached the tape
+        assert row.record is not None and row.record < flushed
+        end = row.record * RECORD + row.offset + 512 + row.size
+        assert end <= flushed * RECORD
+    assert len(files) == 2  # no filemark after the cut session: the drive lost power
+    medium = CatalogMediaStore(site.catalog()).get_medium(out.volumes[0])
+    assert medium.state is MediaState.APPENDABLE  # data may be on it; power-on makes it suspect

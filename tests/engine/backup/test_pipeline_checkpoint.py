@@ -1,0 +1,115 @@
+"""Checkpoint bookkeeping (rows released only when covered by flushed records, spilled to
+disk past a bound) and the write stage (order, back-pressure, failures raised on the format
+thread)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from engine.backup import checkpoint
+from engine.backup.checkpoint import CatalogStage, PendingRows
+from engine.backup.write_stage import WriteStage
+from engine.catalog.files_model import Change, FileRow
+
+
+def test_rows_are_released_only_up_to_the_covered_position(monkeypatch) -> None:
+    monkeypatch.setattr(checkpoint, "SPILL_ROWS", 10)
+    pending = PendingRows()
+    for i in range(25):  # member i ends at byte 100 * i of part 0
+        row = FileRow(b"/a/%d" % i, "file", change=Change.ADDED, checksum=bytes(16))
+        pending.add(row, (0, 100 * i), covered=(0, 1500))
+    sealed = pending.cut((0, 2000))
+    rows = [r for batch in sealed.batches(7) for r in batch]
+    assert [r.path for r in rows] == [b"/a/%d" % i for i in range(21)]
+    assert rows[3].change is Change.ADDED and rows[3].checksum == bytes(16)
+    assert len(pending) == 4  # members ending after the flushed records wait
+    rest = [r.path for b in pending.cut((1, 0)).batches() for r in b]
+    assert rest == [b"/a/%d" % i for i in range(21, 25)]
+
+
+def test_catalog_stage_commits_in_order_and_raises_a_failure() -> None:
+    got: list[bytes] = []
+    stage = CatalogStage(lambda rows: got.extend(r.path for r in rows))
+    pending = PendingRows()
+    for i in range(3):
+        pending.add(FileRow(b"/%d" % i, "file"), (0, i), (0, 0))
+    stage.submit(pending.cut((0, 10)))
+    stage.close()
+    assert got == [b"/0", b"/1", b"/2"] and stage.committed == 3
+
+    def broken(rows: list[FileRow]) -> None:
+        raise RuntimeError("database is locked")
+
+    failing = CatalogStage(broken)
+    pending.add(FileRow(b"/x", "file"), (0, 0), (0, 0))
+    failing.submit(pending.cut((0, 1)))
+    with pytest.raises(RuntimeError, match="locked"):
+        failing.close()
+
+
+class SlowVolumes:
+    def __init__(self, fail_at: int | None = None) -> None:
+        self.records: list[bytes] = []
+        self.flushed = 0
+        self.fail_at = fail_at
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def write_record(self, record: memoryview) -> bool:
+        self.gate.wait()
+        if self.fail_at is not None and len(self.records) == self.fail_at:
+            raise OSError(5, "drive0: medium error")
+        self.records.append(bytes(record))
+        return len(self.records) >= 3
+
+    def next_volume(self, seq: int) -> None:
+        self.records.append(b"--volume %d--" % seq)
+
+    def flush(self) -> None:
+        self.flushed = len(self.records)
+
+
+def test_write_stage_keeps_order_bounds_buffers_and_reports_early_warning() -> None:
+    volumes = SlowVolumes()
+    stage = WriteStage(volumes, 512, depth=2).start()
+    buffer = memoryview(bytearray(512))
+    volumes.gate.clear()
+    buffer[:] = b"a" * 512
+    stage.write_record(buffer)
+    buffer = stage.fresh_buffer()  # the second of two buffers
+    done = threading.Event()
+
+    def third() -> None:
+        stage.fresh_buffer()  # blocks: both buffers are queued until the device moves
+        done.set()
+
+    buffer[:] = b"b" * 512
+    stage.write_record(buffer)
+    waiter = threading.Thread(target=third)
+    waiter.start()
+    assert not done.wait(0.3)
+    volumes.gate.set()
+    waiter.join(5)
+    assert done.is_set()
+    stage.flush()
+    assert volumes.records == [b"a" * 512, b"b" * 512] and volumes.flushed == 2
+    stage.write_record(memoryview(b"c" * 512))
+    stage.drain()
+    assert stage.early_warning
+    stage.next_volume(1)
+    assert not stage.early_warning and volumes.records[-1] == b"--volume 1--"
+    stage.close()
+
+
+def test_write_stage_failure_is_raised_on_the_next_call() -> None:
+    volumes = SlowVolumes(fail_at=1)
+    stage = WriteStage(volumes, 512, depth=2).start()
+    stage.write_record(memoryview(b"a" * 512))
+    stage.write_record(memoryview(b"b" * 512))
+    with pytest.raises(OSError, match="medium error"):
+        stage.drain()
+    with pytest.raises(OSError):
+        stage.write_record(memoryview(b"c" * 512))
+    stage.close()

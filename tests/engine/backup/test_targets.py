@@ -1,0 +1,165 @@
+"""Targets: spanning small simulated tapes, appending, refusals before anything is written,
+and disk mount paths (one volume file per session part)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from devices.disk import DiskMountPath
+from devices.media import MediaState
+from engine.backup.job import BackupSpec, run_backup
+from engine.catalog.files_store import FilesStore
+from engine.catalog.media_store import CatalogMediaStore
+from engine.jobs.states import CompletionStatus
+from tests.engine.backup.backup_util import (
+    LIBRARY,
+    MIB,
+    RECORD,
+    differences,
+    extract,
+    make_site,
+    tape_files,
+    write_tape_file,
+)
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TAPIR_HOME", str(tmp_path / "home"))
+
+
+def small_tapes_only(text: str) -> str:
+    """The test library without its 64 MiB cartridges: only the 8 MiB SMLnnn remain."""
+    start = text.index('[[cartridge_range]]\nprefix = "TST"')
+    end = text.index('[[cartridge_range]]\nprefix = "SML"')
+    return text[:start] + text[end:]
+
+
+def test_a_file_split_across_three_tapes_reads_back_with_tar_multivolume(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"first\n")
+    (src / "big.bin").write_bytes(os.urandom(15 * MIB))
+    (src / "z.txt").write_bytes(b"last\n" * 1000)
+    with make_site(tmp_path, small_tapes_only(LIBRARY)) as site:
+        out = run_backup(BackupSpec(str(src), "lib1", record_size=RECORD), site, actor="t")
+        assert out.status is CompletionStatus.COMPLETED, out.error
+        assert out.volumes == ["SML001L8", "SML002L8", "SML003L8"]
+        assert out.counters.volumes == 3
+        store = CatalogMediaStore(site.catalog())
+        states = [store.get_medium(b).state for b in out.volumes]
+        assert states == [MediaState.FULL, MediaState.FULL, MediaState.APPENDABLE]
+        files = FilesStore(site.catalog())
+        parts = files.parts(out.session_id)
+        assert [(p.seq, p.volume, p.tape_file, p.first_record) for p in parts] == [
+            (1, "SML001L8", 1, 2),
+            (2, "SML002L8", 1, 2),
+            (3, "SML003L8", 1, 2),
+        ]
+        big = files.lookup(os.path.join(os.fsencode(src), b"big.bin"), out.run_id)
+        assert big is not None and big.part == 1
+        z = files.lookup(os.path.join(os.fsencode(src), b"z.txt"), out.run_id)
+        assert z is not None and z.part == 3
+    state = tmp_path / "state"
+    archives = []
+    for n, barcode in enumerate(out.volumes, 1):
+        recorded = tape_files(state, barcode)
+        assert len(recorded[1]) == parts[n - 1].record_count
+        archives.append(write_tape_file(state, barcode, 1, tmp_path / f"p{n}"))
+    extract("gnutar", archives, tmp_path / "dst")
+    assert differences(src, tmp_path / "dst") == []
+
+
+def test_sessions_append_after_the_last_one_on_an_appendable_tape(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "one").write_bytes(b"1")
+    with make_site(tmp_path) as site:
+        first = run_backup(BackupSpec(str(src), "lib1", record_size=RECORD), site, actor="t")
+        (src / "two").write_bytes(b"2")
+        second = run_backup(BackupSpec(str(src), "lib1", record_size=RECORD), site, actor="t")
+        parts = FilesStore(site.catalog()).parts(second.session_id)
+    assert first.volumes == second.volumes
+    assert parts[0].tape_file == 2
+    recorded = tape_files(tmp_path / "state", first.volumes[0])
+    assert parts[0].first_record == 2 + len(recorded[1]) + 1
+    archive = write_tape_file(tmp_path / "state", first.volumes[0], 2, tmp_path / "s2")
+    extract("gnutar", [archive], tmp_path / "dst")
+    assert differences(src, tmp_path / "dst") == []
+
+
+NO_DATA_CARTRIDGES = (
+    LIBRARY[: LIBRARY.index("[[cartridge_range]]")] + LIBRARY[LIBRARY.index("[[cartridges]]") :]
+)
+
+
+def test_a_library_without_writable_media_fails_to_start_with_what_to_do(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    with make_site(tmp_path, NO_DATA_CARTRIDGES) as site:
+        out = run_backup(BackupSpec(str(src), "lib1", pool="weekly"), site, actor="t")
+    assert out.status is CompletionStatus.FAILED_TO_START
+    assert out.exit_code == 2 and out.run_id is None
+    assert out.error == (
+        "Library lib1 holds no appendable or scratch medium of pool weekly; import a tape "
+        "and label it with tapir media label BARCODE --pool weekly."
+    )
+
+
+def test_missing_source_and_unknown_target_are_refused(tmp_path: Path) -> None:
+    with make_site(tmp_path) as site:
+        missing = run_backup(BackupSpec(str(tmp_path / "nope"), "lib1"), site, actor="t")
+        assert missing.status is CompletionStatus.FAILED_TO_START
+        assert missing.error is not None and missing.error.startswith(
+            f"Source {tmp_path / 'nope'} does not exist"
+        )
+        unknown = run_backup(BackupSpec(str(tmp_path), "lib9"), site, actor="t")
+        assert unknown.error_code == "backup.unknown_target"
+        assert "No library, drive or mount path called 'lib9'" in (unknown.error or "")
+        assert not (tmp_path / "state" / "tapes").exists() or not any(
+            (tmp_path / "state" / "tapes").glob("*/data")
+        )
+
+
+def test_disk_mount_path_holds_one_volume_file_per_part(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(os.urandom(700_000))
+    (src / "b").write_bytes(b"b" * 10)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    with make_site(tmp_path, mounts=(disk,)) as site:
+        spec = BackupSpec(str(src), str(disk), record_size=RECORD, volume_size=320 * 1024)
+        out = run_backup(spec, site, actor="t")
+        assert out.status is CompletionStatus.COMPLETED, out.error
+        parts = FilesStore(site.catalog()).parts(out.session_id)
+    assert len(out.volumes) >= 2  # parts end after volume_size, at the next split point
+    assert [p.volume for p in parts] == out.volumes
+    archives = []
+    for n, vol in enumerate(out.volumes, 1):
+        data = (disk / f"{vol}.vol").read_bytes()
+        assert data[:512].startswith(b"././@PaxHeader") or b"TAPIR-LABEL.json" in data[:1024]
+        part = tmp_path / f"part{n}"
+        part.write_bytes(data[RECORD:])  # after the label record
+        assert len(data) // RECORD - 1 == parts[n - 1].record_count
+        archives.append(part)
+    extract("gnutar", archives, tmp_path / "dst")
+    assert differences(src, tmp_path / "dst") == []
+
+
+def test_a_disabled_mount_path_is_refused_with_its_sentence(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    with make_site(tmp_path, mounts=(disk,)) as site:
+        store = CatalogMediaStore(site.catalog())
+        mount = DiskMountPath.register(disk, store, actor="t", reserve_bytes=0)
+        mount.set_enabled(False, actor="t", reason="maintenance")
+        out = run_backup(BackupSpec(str(src), str(disk)), site, actor="t")
+    assert out.status is CompletionStatus.FAILED_TO_START
+    assert out.error == f"Mount path {disk} is disabled."
+    assert list(disk.glob("*.vol")) == []
