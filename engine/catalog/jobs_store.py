@@ -53,6 +53,7 @@ def _now(now: datetime | None) -> datetime:
 
 
 COUNTER_COLUMNS = ("files", "bytes", "exceptions", "rate")
+ENDED_PHASE = "ended"
 PROGRESS_FIELDS = frozenset({"phase", "files", "bytes", "rate", "volume", "drive", "exceptions"})
 """What ``update_progress`` may set on the open run."""
 
@@ -279,6 +280,7 @@ class JobsStore:
                 .where(runs.c.id == run_id)
                 .values(
                     ended_at=_now(now),
+                    phase=ENDED_PHASE,  # a finished run is in no working phase any more
                     status=status.value,
                     detail=_value(detail),
                     error=error,

@@ -155,6 +155,7 @@ def test_runs_progress_and_history(jobs: JobsStore) -> None:
         12,
     )
     assert ended.counters == {"files": 12, "bytes": 8192, "retries": 1}
+    assert ended.phase == "ended"  # no longer shown as writing
     with pytest.raises(RunConflict):
         jobs.end_run(run.id, C.COMPLETED)
     with pytest.raises(UnknownRun):
