@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import backup, devices, drive, jobs, library, media, sim
+from engine.cli import backup, devices, drive, jobs, library, media, restore, sim
 
 app = typer.Typer(
     name="tapir",
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("backup")(backup.backup)
+app.command("restore")(restore.restore)
 app.add_typer(sim.app, name="sim")
 app.add_typer(devices.app, name="devices")
 app.add_typer(drive.app, name="drive")

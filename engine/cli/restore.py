@@ -1,0 +1,79 @@
+"""``tapir restore PATH... [--as-of JOB] [--to ROOT] [--overwrite POLICY] [--plan] [--json]``.
+
+The job is engine/restore/job.py ``run_restore``; ``--plan`` prints the media plan (which
+volumes, where they are now, how many members each) and moves nothing. Files are written at
+ROOT + their absolute path as backed up (ROOT ``/``: the original location).
+
+Exit codes: 0 every file restored; 1 some files failed, came with a warning (in use or
+corrupted at backup) or were kept by the overwrite policy, the rest restored; 2 nothing
+selected, a bad option, or the run failed (one line on stderr; the job records it).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from devices.disk import format_bytes
+from engine.cli.common import ACTOR, CatalogOpt, JsonOpt, open_site, print_json
+from engine.cli.errors import fail
+from engine.restore.extract import Outcome, Overwrite
+
+EXIT_INTERRUPTED = 130
+SHOWN_FILES = 20
+
+
+def restore(
+    paths: Annotated[list[str], typer.Argument(help="Absolute paths as backed up; globs allowed.")],
+    as_of: Annotated[
+        int | None, typer.Option("--as-of", help="Restore as of this backup job's last run.")
+    ] = None,
+    to: Annotated[
+        str, typer.Option("--to", help="Restore root (default: the original location).")
+    ] = "/",
+    overwrite: Annotated[
+        Overwrite, typer.Option("--overwrite", help="Existing files: never, if-newer, always.")
+    ] = Overwrite.NEVER,
+    plan: Annotated[
+        bool, typer.Option("--plan", help="Show the media plan; move nothing.")
+    ] = False,
+    as_json: JsonOpt = False,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Restore PATHs from the catalog's backups; exit 0 all restored, 1 partly, 2 failed."""
+    from engine.restore.job import RestoreSpec, plan_restore, run_restore
+    from engine.restore.select import SelectionError
+
+    spec = RestoreSpec(tuple(paths), root=to, as_of_job=as_of, overwrite=overwrite)
+    with open_site(catalog) as site:
+        if plan:
+            try:
+                media = plan_restore(spec, site)
+            except SelectionError as exc:
+                fail(str(exc))
+            if as_json:
+                print_json(media.to_dict())
+            else:
+                for line in media.lines():
+                    typer.echo(line)
+            return
+        try:
+            out = run_restore(spec, site, actor=ACTOR)
+        except KeyboardInterrupt:
+            fail("interrupted: the run is recorded as CANCELED", EXIT_INTERRUPTED)
+    if as_json:
+        print_json({**out.to_dict(), "exit_code": out.exit_code})
+    elif out.run_id is not None:
+        restored = out.count(Outcome.RESTORED) + out.count(Outcome.WARNING)
+        typer.echo(f"job {out.job_id}: {out.status.value}")
+        typer.echo(
+            f"  restored: {restored} files, {format_bytes(out.bytes)} in {out.seconds:.1f} s; "
+            f"kept {out.count(Outcome.KEPT)}, failed {out.count(Outcome.FAILED)}"
+        )
+        shown = [r for r in out.results if r.outcome is not Outcome.RESTORED]
+        for r in shown[:SHOWN_FILES]:
+            typer.echo(f"    {r.outcome.value}: {r.path}{': ' + r.message if r.message else ''}")
+    if out.error:
+        typer.echo(f"tapir: {out.error.rstrip()} (job {out.job_id}: {out.status.value})", err=True)
+    raise typer.Exit(out.exit_code)

@@ -1,0 +1,243 @@
+"""Running a media plan (plan.py): one mount per volume, one LOCATE per run of members, each
+member read with the format reader and handed to the extractor.
+
+Members close to the previous one (``READ_THROUGH_RECORDS``) are reached by reading on, the rest
+by LOCATE, so a restore of a whole session streams while one file at the end of a tape costs one
+LOCATE and a record or two. The member found at a position must be the one the catalog expects
+(session source + member name = the row's path), else it is refused: catalog and medium
+disagree. Per-file problems become ``FileResult``s; device failures propagate (job level).
+
+Tape volumes are mounted through the library that holds them and returned to their slot
+afterwards (a cartridge found in a drive is left there); disk volumes are opened as files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from devices.tape_drive import TapeDrive
+from engine.format.reader import ArchiveReader, Entry, FormatError
+from engine.restore.extract import ChecksumMismatch, Extractor, FileResult, Outcome
+from engine.restore.plan import DISK, Plan, PlanError, Step, VolumePlan, disk_volume_path
+from engine.restore.safepath import UnsafePath, components
+from engine.restore.select import is_link_member
+from engine.restore.sources import DiskSource, TapeSource
+
+if TYPE_CHECKING:
+    from devices.media import MediaStore
+    from engine.site import Site
+
+READ_THROUGH_RECORDS = 4
+"""Read on instead of LOCATE when the next member is at most this many records ahead (a
+LOCATE costs a command and, on a real drive, a reposition of up to seconds)."""
+VARIABLE_BLOCKS = 0
+
+
+class TapeMounts:
+    """Cartridges this restore mounted, one drive per library at a time."""
+
+    def __init__(self, site: Site, store: MediaStore) -> None:
+        self.site, self.store = site, store
+        self.mounted: dict[str, tuple[str, TapeDrive, bool]] = {}  # library -> (barcode, ...)
+
+    def _library_of(self, barcode: str) -> str:
+        for spec in self.site.config.libraries:
+            if self.site.library(spec.name, store=self.store).inventory().find(barcode):
+                return spec.name
+        raise PlanError(f"{barcode} is in no configured library; import it, then restore again.")
+
+    def tape(self, barcode: str, library: str | None = None) -> TapeDrive:
+        name = library or self._library_of(barcode)
+        lib = self.site.library(name, store=self.store)
+        held = self.mounted.get(name)
+        if held is not None and held[0] == barcode:
+            return held[1]
+        if held is not None:
+            self._release(name)
+        where = lib.inventory().find(barcode)
+        was_loaded = where is not None and where.drive is not None
+        tape = lib.mount(barcode)
+        tape.set_block_size(VARIABLE_BLOCKS)
+        self.mounted[name] = (barcode, tape, was_loaded)
+        return tape
+
+    def _release(self, name: str) -> None:
+        _barcode, tape, was_loaded = self.mounted.pop(name)
+        if not was_loaded:
+            self.site.library(name, store=self.store).unmount(tape.name)
+
+    def release_all(self) -> None:
+        for name in list(self.mounted):
+            self._release(name)
+
+
+class PlanRunner:
+    def __init__(
+        self,
+        site: Site,
+        store: MediaStore,
+        extractor: Extractor,
+        report: Callable[[FileResult], None],
+    ) -> None:
+        self.site = site
+        self.mounts = TapeMounts(site, store)
+        self.extractor = extractor
+        self.report = report
+        self.located: list[tuple[str, int, int]] = []
+        self.records_read = 0
+        self.bytes = 0
+
+    def run(self, plan: Plan) -> None:
+        try:
+            for volume in plan.volumes:
+                self._volume(volume)
+        finally:
+            self.mounts.release_all()
+
+    def _open(self, volume: VolumePlan) -> TapeSource | DiskSource:
+        first = volume.steps[0]
+        info = first.session
+        if volume.kind == DISK:
+
+            def next_disk(seq: int):
+                part = info.part(seq + 1)
+                return disk_volume_path(info, part.volume), part.volume, part.first_record
+
+            return DiskSource(
+                disk_volume_path(info, volume.volume), volume.volume, info.record_size, next_disk
+            )
+        library = volume.where.library if volume.where else None
+        tape = self.mounts.tape(volume.volume, library)
+
+        def next_tape(seq: int) -> TapeSource | None:
+            part = info.part(seq + 1)
+            nxt = TapeSource(
+                self.mounts.tape(part.volume), part.volume, info.record_size, next_tape
+            )
+            nxt.locate(part.first_record)
+            return nxt
+
+        return TapeSource(tape, volume.volume, info.record_size, next_tape)
+
+    def _volume(self, volume: VolumePlan) -> None:
+        source = self._open(volume)
+        reader: ArchiveReader | None = None
+        last: Entry | None = None
+        try:
+            for step in volume.steps:
+                if source.volume != volume.volume:  # a member continued on the next volume
+                    self._account(source)
+                    source = self._open(volume)
+                    reader = last = None
+                want = (step.part.seq - 1, step.record, step.offset)
+                entry = None
+                if (
+                    reader is not None
+                    and last is not None
+                    and last.volume == want[0]
+                    and 0 <= step.record - last.record <= READ_THROUGH_RECORDS
+                ):
+                    entry = self._read_on(reader, want)
+                if entry is None:
+                    source.locate(step.block)
+                    reader = ArchiveReader(
+                        source, record=step.record, offset=step.offset, volume=want[0]
+                    )
+                    entry = reader.next()
+                last = entry
+                self._member(step, entry, reader)
+        finally:
+            self._account(source)
+
+    def _account(self, source: TapeSource | DiskSource) -> None:
+        self.located += source.located
+        source.located = []
+        self.records_read += source.records_read
+        source.records_read = 0
+        if isinstance(source, DiskSource):
+            source.close()
+
+    @staticmethod
+    def _read_on(reader: ArchiveReader, want: tuple[int, int, int]) -> Entry | None:
+        while (entry := reader.next()) is not None:
+            at = (entry.volume, entry.record, entry.offset)
+            if at == want:
+                return entry
+            if at > want:
+                return None
+        return None
+
+    def _member(self, step: Step, entry: Entry | None, reader: ArchiveReader) -> None:
+        chosen = step.chosen
+        row, src = chosen.row, chosen.source
+        shown = os.fsdecode(row.path)
+        rel = row.path.lstrip(b"/")
+        session = step.session
+        try:
+            components(rel)
+        except UnsafePath as exc:
+            self.report(FileResult(shown, Outcome.FAILED, str(exc), exc.code))
+            return
+        expected = src.path
+        found = None
+        if entry is not None:
+            found = session.source.rstrip(b"/") + b"/" + entry.member.name
+            if entry.member.name in (b".", b""):
+                found = session.source
+        if entry is None or found != expected:
+            name = os.fsdecode(entry.member.name) if entry is not None else "no member"
+            self.report(
+                FileResult(
+                    shown,
+                    Outcome.FAILED,
+                    f"the medium holds {name!r} at block {step.block}, not this file; catalog "
+                    "and medium disagree (rebuild the catalog from the medium)",
+                    "restore.position_mismatch",
+                )
+            )
+            return
+        member = entry.member
+        link_source = None
+        if chosen.data_from is None and is_link_member(row):
+            link_source = member.linkname
+        try:
+            outcome = self.extractor.write(
+                rel,
+                member,
+                reader.chunks(),
+                checksum=src.checksum,
+                session=session.session_id,
+                link_source=link_source,
+            )
+        except ChecksumMismatch as exc:
+            self.report(FileResult(shown, Outcome.FAILED, str(exc), exc.code))
+            return
+        except UnsafePath as exc:
+            self.report(FileResult(shown, Outcome.FAILED, str(exc), exc.code))
+            return
+        except (OSError, FormatError) as exc:
+            with contextlib.suppress(Exception):
+                for _ in reader.chunks():
+                    pass
+            if isinstance(exc, FormatError):
+                raise
+            why = exc.strerror or str(exc)
+            self.report(FileResult(shown, Outcome.FAILED, why, "restore.os_error"))
+            return
+        if outcome is Outcome.RESTORED:
+            self.bytes += member.size if member.kind.value == "f" else 0
+        if outcome is Outcome.RESTORED and row.exception_category is not None:
+            self.report(
+                FileResult(
+                    shown,
+                    Outcome.WARNING,
+                    f"restored as stored, but it was {row.exception_category} at backup: "
+                    f"{row.exception_sentence or ''}".rstrip(": "),
+                    f"restore.{row.exception_category}",
+                )
+            )
+            return
+        self.report(FileResult(shown, outcome))

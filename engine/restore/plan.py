@@ -1,0 +1,208 @@
+"""The media plan (issue 5 "Media plan"): the needed volumes, one mount each, members ordered
+by position, and where each volume is before anything moves.
+
+A step is one member to read: its session part's volume and the absolute block to LOCATE to
+(the part's ``first_record`` + the member's record; on disk the record index in the volume
+file), the byte offset of its header inside that record, and the chosen row it restores.
+Volumes are ordered by their first step's session and position, steps within a volume by
+(block, offset), so a tape is read forward once.
+
+Where a volume is: each configured library's inventory (slot N, drive D, I/E slot N), else the
+disk mount path holding its volume file, else "outside the library" (import it first).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from devices.disk import VOLUME_SUFFIX
+from devices.library_inventory import ElementKind
+from engine.catalog.files_model import SessionPart
+from engine.catalog.files_store import FilesStore
+from engine.restore.select import Chosen
+
+if TYPE_CHECKING:
+    from engine.site import Site
+
+TAPE, DISK = "tape", "disk"
+
+
+class PlanError(LookupError):
+    code = "restore.plan"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    session_id: int
+    target: str
+    source: bytes
+    record_size: int
+    parts: tuple[SessionPart, ...]
+    kind: str
+    """``tape`` or ``disk`` (the target is a directory)."""
+
+    def part(self, seq: int) -> SessionPart:
+        for p in self.parts:
+            if p.seq == seq:
+                return p
+        raise PlanError(f"Session {self.session_id} has no part {seq} in the catalog.")
+
+
+@dataclass(slots=True)
+class Step:
+    chosen: Chosen
+    session: SessionInfo
+    part: SessionPart
+    block: int
+    """Absolute position to LOCATE to (tape block / record index of the volume file)."""
+    record: int
+    offset: int
+
+
+@dataclass(slots=True)
+class Where:
+    kind: str
+    """slot, drive, ie, disk, outside."""
+    library: str | None = None
+    number: int | None = None
+    drive: str | None = None
+    path: str | None = None
+
+    def describe(self) -> str:
+        if self.kind == "slot":
+            return f"library {self.library} slot {self.number}"
+        if self.kind == "drive":
+            return f"library {self.library} drive {self.drive}"
+        if self.kind == "ie":
+            return f"library {self.library} I/E slot {self.number} (import it first)"
+        if self.kind == "disk":
+            return f"disk volume {self.path}"
+        return "outside the library (import it first)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "library": self.library,
+            "number": self.number,
+            "drive": self.drive,
+            "path": self.path,
+        }
+
+
+@dataclass(slots=True)
+class VolumePlan:
+    volume: str
+    kind: str
+    steps: list[Step] = field(default_factory=list)
+    where: Where | None = None
+
+
+@dataclass(slots=True)
+class Plan:
+    volumes: list[VolumePlan] = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        return sum(len(v.steps) for v in self.volumes)
+
+    def lines(self) -> list[str]:
+        """What ``tapir restore --plan`` prints."""
+        out = [f"{len(self.volumes)} volume(s), {self.steps} member(s) to read:"]
+        for n, v in enumerate(self.volumes, 1):
+            where = v.where.describe() if v.where else "unknown"
+            first, last = v.steps[0], v.steps[-1]
+            out.append(
+                f"  {n}. {v.volume} ({v.kind}): {where}; {len(v.steps)} member(s), "
+                f"blocks {first.block}..{last.block}"
+            )
+        return out
+
+    def to_dict(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "volume": v.volume,
+                "kind": v.kind,
+                "where": v.where.to_dict() if v.where else None,
+                "members": len(v.steps),
+                "first_block": v.steps[0].block,
+                "last_block": v.steps[-1].block,
+            }
+            for v in self.volumes
+        ]
+
+
+def session_info(files: FilesStore, session_id: int) -> SessionInfo:
+    import sqlalchemy as sa
+
+    from engine.catalog.schema import sessions
+
+    with files.catalog.read() as conn:
+        row = conn.execute(sa.select(sessions).where(sessions.c.id == session_id)).first()
+    if row is None:
+        raise PlanError(f"Session {session_id} is not in the catalog.")
+    target = str(row.target)
+    kind = DISK if target.startswith("/") and not target.startswith("/dev/") else TAPE
+    return SessionInfo(
+        session_id,
+        target,
+        bytes(row.source),
+        int(row.record_size),
+        tuple(files.parts(session_id)),
+        kind,
+    )
+
+
+def build_plan(files: FilesStore, chosen: Iterable[Chosen]) -> Plan:
+    """Group the members by volume and order them by position (module docstring)."""
+    infos: dict[int, SessionInfo] = {}
+    by_volume: dict[str, VolumePlan] = {}
+    for c in chosen:
+        info = infos.get(c.session_id) or infos.setdefault(
+            c.session_id, session_info(files, c.session_id)
+        )
+        src = c.source
+        assert src.part is not None and src.record is not None and src.offset is not None
+        part = info.part(src.part)
+        step = Step(c, info, part, part.first_record + src.record, src.record, src.offset)
+        vol = by_volume.setdefault(part.volume, VolumePlan(part.volume, info.kind))
+        vol.steps.append(step)
+    for v in by_volume.values():
+        v.steps.sort(key=lambda s: (s.part.tape_file, s.block, s.offset))
+    order = sorted(
+        by_volume.values(), key=lambda v: (v.steps[0].session.session_id, v.steps[0].part.seq)
+    )
+    return Plan(order)
+
+
+def disk_volume_path(info: SessionInfo, volume: str) -> Path:
+    return Path(info.target) / f"{volume}{VOLUME_SUFFIX}"
+
+
+def locate_volumes(plan: Plan, site: Site) -> None:
+    """Fill each volume's ``where`` from the libraries' inventories or the mount path."""
+    inventories = []
+    for spec in site.config.libraries:
+        with contextlib.suppress(Exception):  # an unreachable library cannot hold it for us
+            inventories.append((spec.name, site.library(spec.name).inventory()))
+    for v in plan.volumes:
+        if v.kind == DISK:
+            path = disk_volume_path(v.steps[0].session, v.volume)
+            v.where = Where("disk" if os.path.exists(path) else "outside", path=str(path))
+            continue
+        v.where = Where("outside")
+        for name, inv in inventories:
+            e = inv.find(v.volume)
+            if e is None:
+                continue
+            if e.kind is ElementKind.DRIVE:
+                v.where = Where("drive", library=name, drive=e.drive, number=e.number)
+            elif e.kind is ElementKind.IMPORT_EXPORT:
+                v.where = Where("ie", library=name, number=e.number)
+            else:
+                v.where = Where("slot", library=name, number=e.number)
+            break

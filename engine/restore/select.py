@@ -1,0 +1,185 @@
+"""Choosing what to restore from the catalog (issue 5 "Select by path, glob or directory, at
+the latest version or as of a job").
+
+A request names absolute paths as backed up; a path with ``*``, ``?`` or ``[`` is a glob,
+matched with ``fnmatch`` against full paths below its longest literal directory. A directory
+brings everything below it. The version of each path:
+- latest: the run that recorded the path (or the glob's base directory) most recently, with its
+  incremental chain resolved (``FilesStore.descendants`` / ``lookup``), so a file deleted later
+  is not restored and an unchanged file comes from the older run that stored it;
+- as of job J: the newest successful run of job J, chain resolved.
+Rows never stored (skipped files, deletions) are left out and counted in ``not_stored``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.catalog.files_model import Change, FileRow, join_path, normalize
+from engine.catalog.files_store import FilesStore
+from engine.catalog.schema import files as files_table
+from engine.catalog.schema import runs
+from engine.jobs.states import SUCCESS_STATUSES
+
+GLOB_CHARS = frozenset(b"*?[")
+
+
+class SelectionError(LookupError):
+    """Nothing in the catalog matches; the message says what to try."""
+
+    code = "restore.nothing_selected"
+
+
+@dataclass(slots=True)
+class Chosen:
+    """One catalog row to restore and the session holding it."""
+
+    row: FileRow
+    session_id: int
+    data_from: FileRow | None = None
+    """A hard link whose first path is not selected: the row whose member holds the data."""
+
+    @property
+    def source(self) -> FileRow:
+        """The row whose member is read (the data's, for a hard link)."""
+        return self.data_from or self.row
+
+
+@dataclass
+class Selection:
+    chosen: list[Chosen] = field(default_factory=list)
+    not_stored: list[FileRow] = field(default_factory=list)
+    runs: set[int] = field(default_factory=set)
+
+
+def is_glob(path: bytes) -> bool:
+    return any(c in GLOB_CHARS for c in path)
+
+
+def _literal_base(pattern: bytes) -> bytes:
+    """``/srv/a/*.txt`` -> ``/srv/a``: the directory above the first glob component."""
+    parts = pattern.split(b"/")
+    literal: list[bytes] = []
+    for part in parts:
+        if is_glob(part):
+            break
+        literal.append(part)
+    return normalize(b"/".join(literal) or b"/")
+
+
+def latest_run(files: FilesStore, path: bytes) -> int | None:
+    """The run that recorded ``path`` last (a deletion counts: then nothing is restored)."""
+    versions = files.versions(path)
+    return versions[-1].row.run_id if versions else None
+
+
+def job_run(files: FilesStore, job_id: int) -> int | None:
+    """The newest successful run of ``job_id``."""
+    ok = [s.value for s in SUCCESS_STATUSES]
+    query = (
+        sa.select(runs.c.id)
+        .where(runs.c.job_id == job_id, runs.c.status.in_(ok))
+        .order_by(runs.c.number.desc())
+        .limit(1)
+    )
+    with files.catalog.read() as conn:
+        return conn.execute(query).scalar()
+
+
+def _sessions_of(files: FilesStore, run_ids: set[int]) -> dict[int, list[Any]]:
+    return {run_id: files.sessions(run_id) for run_id in run_ids}
+
+
+def _session_for(row: FileRow, sessions: dict[int, list[Any]]) -> int:
+    """The session of ``row``'s run whose source holds the path (one per run today)."""
+    found = sessions[row.run_id or 0]
+    for s in found:
+        source = bytes(s.source)
+        if row.path == source or row.path.startswith(source.rstrip(b"/") + b"/"):
+            return int(s.id)
+    return int(found[0].id)
+
+
+def select(
+    files: FilesStore, paths: list[str | bytes], *, as_of_job: int | None = None
+) -> Selection:
+    """The rows to restore for ``paths`` (module docstring). Raises ``SelectionError``."""
+    rows: dict[bytes, FileRow] = {}
+    fixed_run = None
+    if as_of_job is not None:
+        fixed_run = job_run(files, as_of_job)
+        if fixed_run is None:
+            raise SelectionError(
+                f"Job {as_of_job} has no successful backup run; see tapir jobs list."
+            )
+    for raw in paths:
+        path = os.fsencode(raw) if isinstance(raw, str) else raw
+        glob = is_glob(path)
+        base = _literal_base(path) if glob else normalize(path)
+        run_id = fixed_run if fixed_run is not None else latest_run(files, base)
+        if run_id is None:
+            raise SelectionError(
+                f"{os.fsdecode(base)} is in no backup of the catalog; check the path "
+                "(absolute, as backed up) or tapir jobs list."
+            )
+        top = files.lookup(base, run_id)
+        found = [top] if top is not None else []
+        if top is None or top.kind == "directory":
+            found += files.descendants(run_id, base)
+        if glob:
+            found = [r for r in found if fnmatch.fnmatchcase(r.path, path)]
+        if not found:
+            raise SelectionError(
+                f"Nothing matches {os.fsdecode(path)} in run {run_id}; check the path "
+                "(absolute, as backed up) or the --as-of job."
+            )
+        for r in found:
+            rows[r.path] = r
+    selection = Selection()
+    stored = []
+    for r in sorted(rows.values(), key=lambda r: r.path):
+        if r.change is Change.DELETED:
+            continue
+        (stored if r.stored else selection.not_stored).append(r)
+    selection.runs = {r.run_id for r in stored if r.run_id is not None}
+    sessions = _sessions_of(files, selection.runs)
+    selection.chosen = [Chosen(r, _session_for(r, sessions)) for r in stored]
+    _link_leaders(files, selection.chosen)
+    return selection
+
+
+def is_link_member(row: FileRow) -> bool:
+    """Stored as a tar hard link (no data of its own): a link group and no checksum."""
+    return row.kind == "file" and row.link_group is not None and row.checksum is None
+
+
+def _link_leaders(files: FilesStore, chosen: list[Chosen]) -> None:
+    """Hard links whose group has no data member selected read the group's data member."""
+    have = {
+        (c.session_id, c.row.link_group)
+        for c in chosen
+        if c.row.link_group is not None and not is_link_member(c.row)
+    }
+    t = files_table
+    for c in chosen:
+        key = (c.session_id, c.row.link_group)
+        if not is_link_member(c.row) or key in have:
+            continue
+        query = (
+            sa.select(t.c.parent, t.c.name)
+            .where(
+                t.c.session_id == c.session_id,
+                t.c.link_group == c.row.link_group,
+                t.c.checksum.is_not(None),
+            )
+            .limit(1)
+        )
+        with files.catalog.read() as conn:
+            found = conn.execute(query).first()
+        if found is not None and c.row.run_id is not None:
+            c.data_from = files.lookup(join_path(found.parent, found.name), c.row.run_id)
