@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import IO
+from typing import IO, Any
 
 from engine.catalog.files_model import FileRow
 
@@ -44,7 +44,9 @@ enough that the parameter list of one insert stays a few MB."""
 CATALOG_DEPTH = 2
 """Sealed checkpoints waiting for the catalog thread before the format stage waits."""
 
-Commit = Callable[[list[FileRow]], None]
+Row = FileRow | tuple[Any, ...]
+"""A pending row: a ``FileRow`` or the tuple of its fields (the small-files path)."""
+Commit = Callable[[list[Any]], None]
 _values = operator.attrgetter(*(f.name for f in dataclasses.fields(FileRow)))
 """A row as the tuple of its fields in declaration order (``FileRow(*values)`` rebuilds it)."""
 
@@ -52,20 +54,27 @@ _values = operator.attrgetter(*(f.name for f in dataclasses.fields(FileRow)))
 class Sealed:
     """One checkpoint's rows: the spill file's chunks, then the rows kept in memory."""
 
-    def __init__(self, spill: IO[bytes] | None, chunks: int, rows: list[FileRow]) -> None:
+    def __init__(self, spill: IO[bytes] | None, chunks: int, rows: list[Row]) -> None:
         self.spill, self.chunks, self.rows = spill, chunks, rows
 
-    def batches(self, size: int = COMMIT_ROWS) -> Iterator[list[FileRow]]:
+    def batches(self, size: int = COMMIT_ROWS, *, raw: bool = False) -> Iterator[list[Row]]:
+        """Rows in order, ``size`` at a time; ``raw``: rows kept as tuples (of FileRow's
+        fields) stay tuples, for a commit that takes them (``FilesStore.add_files``)."""
         if self.spill is not None:
             self.spill.seek(0)
             for _ in range(self.chunks):
-                rows = [FileRow(*values) for values in pickle.load(self.spill)]
+                rows = pickle.load(self.spill)
+                if not raw:
+                    rows = [FileRow(*values) for values in rows]
                 yield from _slices(rows, size)
             self.spill.close()
-        yield from _slices(self.rows, size)
+        rows = self.rows
+        if not raw:
+            rows = [FileRow(*r) if type(r) is tuple else r for r in rows]
+        yield from _slices(rows, size)
 
 
-def _slices(rows: list[FileRow], size: int) -> Iterator[list[FileRow]]:
+def _slices(rows: list[Row], size: int) -> Iterator[list[Row]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
@@ -73,12 +82,12 @@ def _slices(rows: list[FileRow], size: int) -> Iterator[list[FileRow]]:
 class PendingRows:
     def __init__(self) -> None:
         self._keys: list[Key] = []
-        self._rows: list[FileRow] = []
+        self._rows: list[Row] = []
         self._spill: IO[bytes] | None = None
         self._chunks = 0
         self.count = 0
 
-    def add(self, row: FileRow, key: Key, covered: Key) -> None:
+    def add(self, row: Row, key: Key, covered: Key) -> None:
         """Keep ``row`` (its member ends at ``key``); ``covered``: the current boundary."""
         self._keys.append(key)
         self._rows.append(row)
@@ -92,7 +101,7 @@ class PendingRows:
             return
         if self._spill is None:
             self._spill = tempfile.TemporaryFile(prefix="tapir-rows-")  # noqa: SIM115
-        values = [_values(row) for row in self._rows[:n]]  # tuples pickle 5x faster
+        values = [row if type(row) is tuple else _values(row) for row in self._rows[:n]]
         pickle.dump(values, self._spill, protocol=pickle.HIGHEST_PROTOCOL)
         self._chunks += 1
         del self._rows[:n]
@@ -127,8 +136,10 @@ def _covered_count(keys: list[Key], covered: Key) -> int:
 class CatalogStage:
     """The thread committing sealed checkpoints in order."""
 
-    def __init__(self, commit: Commit | None) -> None:
+    def __init__(self, commit: Commit | None, *, raw: bool = False) -> None:
         self.commit = commit
+        self.raw = raw
+        """``commit`` takes row tuples too (``Sealed.batches``)."""
         self.committed = 0
         self.error: BaseException | None = None
         self._queue: queue.Queue[Sealed | None] = queue.Queue(CATALOG_DEPTH)
@@ -151,7 +162,7 @@ class CatalogStage:
 
     def _run(self) -> None:
         while (sealed := self._queue.get()) is not None:
-            for rows in sealed.batches():
+            for rows in sealed.batches(raw=self.raw):
                 if self.error is not None or self.commit is None:
                     continue
                 try:

@@ -20,7 +20,7 @@ from engine.backup.exceptions import (
     Reason,
     describe_errno,
 )
-from engine.backup.rows import file_row
+from engine.backup.rows import file_row, plain_file_row
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
 from engine.format.index import IndexEntry
@@ -85,6 +85,14 @@ class FormatStage:
 
     def add(self, item: Item) -> None:
         """Archive one prepared item and keep its catalog row (format thread)."""
+        if (
+            item.data is not None
+            and not item.exceptions
+            and not item.deletions
+            and not item.skipped
+            and self._add_small(item)
+        ):
+            return
         pending = self.pending
         if item.deletions:
             key, covered = self.key(), self.covered()
@@ -134,6 +142,37 @@ class FormatStage:
         if exc is not None:
             self._count_exception(exc)
         pending.add(self._row(item, entry, exc), self.key(), self.covered())
+
+    def _add_small(self, item: Item) -> bool:
+        """The small-files path: a plain regular file read whole by a reader, written with
+        ``ArchiveWriter.add_small`` and kept as a row tuple (``rows.plain_file_row``), with
+        no ``IndexEntry`` or ``FileRow`` built. False when it does not apply (nothing done)."""
+        member, st = item.member, item.st
+        if (
+            member is None
+            or st is None
+            or member.kind is not MemberKind.FILE
+            or st.st_nlink > 1
+            or member.xattrs
+            or member.acl_access is not None
+            or member.acl_default is not None
+        ):
+            return False
+        writer = self.writer
+        at = writer.add_small(member, item.data)  # type: ignore[arg-type]
+        if at is None:
+            return False
+        counters = self.counters
+        counters.files += 1
+        counters.bytes += member.size
+        out = writer.out
+        volume, records = writer.volume, out.records
+        self.pending.add(
+            plain_file_row(item, member, st, volume + 1, at),
+            (volume, records * out.record_size + out.fill),
+            (volume, records * out.record_size),
+        )
+        return True
 
     def _finished(self, item: Item, entry: IndexEntry) -> None:
         """A streamed file's data is written: what reading found goes on its index entry."""

@@ -288,6 +288,7 @@ def run_backup(
             options,
             on_item_error=kept,
             commit=lambda rows: files.add_files(session_id, rows),
+            commit_tuples=True,  # FilesStore.add_files takes FileRow field tuples
             session=session,
             level=level,
             view=view,

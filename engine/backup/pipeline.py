@@ -117,6 +117,7 @@ class Pipeline:
         *,
         on_item_error: ItemErrorHandler,
         commit: Commit | None = None,
+        commit_tuples: bool = False,
         session: dict[str, Any] | None = None,
         level: LevelFilter | None = None,
         view: object | None = None,
@@ -164,7 +165,7 @@ class Pipeline:
             view=view,
         )
         self.write = WriteStage(volumes, opts.record_size, opts.write_depth)
-        self.catalog = CatalogStage(commit)
+        self.catalog = CatalogStage(commit, raw=commit_tuples)
         self.checkpoints = Checkpoints(
             opts.checkpoint_bytes, opts.checkpoint_seconds, self.write.flush, self.catalog
         )

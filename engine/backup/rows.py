@@ -9,18 +9,71 @@ one (pipeline.py ``primary``).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from engine.backup.exceptions import ItemException
 from engine.backup.scan import Kind
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
 from engine.format.index import IndexEntry
+from engine.format.members import Member
 
 UNKNOWN_KIND = Kind.UNKNOWN.value
 
 
 def _text(value: bytes) -> str | None:
     return value.decode("utf-8", "surrogateescape") if value else None
+
+
+_NAMES: dict[bytes, str | None] = {}
+
+
+def _name(value: bytes) -> str | None:
+    found = _NAMES.get(value, _NAMES)
+    if found is _NAMES:
+        found = _NAMES[value] = _text(value)
+    return found  # type: ignore[return-value]
+
+
+FILE_KIND = Kind.FILE.value
+
+
+def plain_file_row(
+    item: Item, member: Member, st: os.stat_result, part: int, at: tuple[int, int, str]
+) -> tuple[Any, ...]:
+    """``file_row`` of a clean regular file stored whole, as the tuple of ``FileRow``'s
+    fields in order (engine/backup/checkpoint.py keeps tuples; ``FileRow(*row)`` rebuilds):
+    the small-files path builds no object per file (issue 4 "Speed")."""
+    scanned = item.entry
+    assert scanned is not None
+    record, offset, checksum = at
+    return (
+        os.fsencode(scanned.path),
+        FILE_KIND,
+        st.st_size,
+        st.st_mode,
+        st.st_uid,
+        st.st_gid,
+        _name(member.uname),
+        _name(member.gname),
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        st.st_ino,
+        st.st_dev,
+        st.st_nlink,
+        None,
+        None,
+        bytes.fromhex(checksum),
+        part,
+        record,
+        offset,
+        None,
+        None,
+        None,
+        None,
+        item.change,
+        None,
+    )
 
 
 def file_row(item: Item, entry: IndexEntry | None, exc: ItemException | None) -> FileRow:
@@ -63,3 +116,6 @@ def file_row(item: Item, entry: IndexEntry | None, exc: ItemException | None) ->
         row.exception_sentence = exc.sentence
         row.exception_offset = exc.offset
     return row
+
+
+assert len(FileRow.__slots__) == 25, "plain_file_row builds FileRow's fields positionally"

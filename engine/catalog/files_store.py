@@ -18,6 +18,7 @@ Each method is one transaction on its own connection: safe from several threads.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -77,6 +78,9 @@ def _params(run_id: int, session_id: int, row: FileRow) -> dict[str, Any]:
 
 
 _KEYS = ("session_id", "run_id", "parent", "name")
+_FIELD_AT = {f.name: i for i, f in enumerate(dataclasses.fields(FileRow))}
+"""Index of each FileRow field in a row tuple (``add_files`` takes ``FileRow(*tuple)`` rows
+as tuples too: the backup's small-files path builds no objects)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,8 @@ class _Insert:
     fields: Callable[[FileRow], tuple[Any, ...]]
     """The FileRow fields in the statement's parameter order (after ``_KEYS``)."""
     change_at: int
+    tuple_at: tuple[int, ...]
+    """Where each of those fields is in a row tuple."""
 
 
 @cache
@@ -99,15 +105,34 @@ def _insert_sql(dialect: sa.Dialect) -> _Insert | None:
     if order is None or tuple(order[: len(_KEYS)]) != _KEYS:
         return None
     fields = tuple(order[len(_KEYS) :])
-    return _Insert(str(compiled), attrgetter(*fields), fields.index("change"))
+    return _Insert(
+        str(compiled),
+        attrgetter(*fields),
+        fields.index("change"),
+        tuple(_FIELD_AT[f] for f in fields),
+    )
 
 
 def _positional(insert: _Insert, run_id: int, session_id: int, row: FileRow) -> tuple[Any, ...]:
+    if type(row) is tuple:
+        return _positional_tuple(insert, run_id, session_id, row)
     parent, name = split_path(normalize(row.path))
     values = insert.fields(row)
     at = insert.change_at
     if values[at] is not None:
         values = (*values[:at], values[at].value, *values[at + 1 :])
+    return (session_id, run_id, parent, name, *values)
+
+
+def _positional_tuple(
+    insert: _Insert, run_id: int, session_id: int, row: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    """``_positional`` of a row given as the tuple of FileRow's fields in order."""
+    parent, name = split_path(normalize(row[0]))
+    values = [row[i] for i in insert.tuple_at]
+    change = values[insert.change_at]
+    if change is not None:
+        values[insert.change_at] = change.value
     return (session_id, run_id, parent, name, *values)
 
 
@@ -219,8 +244,9 @@ class FilesStore:
             self._session_runs[session_id] = run_id
         return run_id
 
-    def add_files(self, session_id: int, rows: Iterable[FileRow]) -> int:
-        """Record one checkpoint's batch in one transaction; returns how many rows.
+    def add_files(self, session_id: int, rows: Iterable[FileRow | tuple[Any, ...]]) -> int:
+        """Record one checkpoint's batch in one transaction; returns how many rows (each a
+        ``FileRow`` or the tuple of its fields in order).
 
         Call only after the drive flushed every record these members occupy.
         """
@@ -228,7 +254,10 @@ class FilesStore:
             run_id = self._run_of(conn, session_id)
             insert = _insert_sql(conn.dialect)
             if insert is None:  # named parameters (psycopg2): through SQLAlchemy
-                params: list[Any] = [_params(run_id, session_id, row) for row in rows]
+                params: list[Any] = [
+                    _params(run_id, session_id, FileRow(*row) if type(row) is tuple else row)
+                    for row in rows
+                ]
                 if params:
                     conn.execute(sa.insert(files), params)
                 return len(params)

@@ -121,6 +121,7 @@ class IndexEntry:
 
 
 _PLAIN_FILE = '{"p":%s,"k":"%s","v":%d,"r":%d,"o":%d,"s":%d,"m":%d,"x":"%s"}'
+_FILE = MemberKind.FILE.value
 _quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
 
@@ -157,6 +158,28 @@ class IndexBuilder:
         else:
             line = self._dumps(entry.to_json())
         self._lines.append(line)
+        self.count += 1
+        if len(self._lines) >= BATCH_LINES:
+            self._spill()
+
+    def add_plain(
+        self, path: bytes, volume: int, record: int, offset: int, size: int, mtime_ns: int, x: str
+    ) -> None:
+        """``add`` for a clean regular file without building an ``IndexEntry`` (the
+        small-files path, ``ArchiveWriter.add_small``); the same line ``add`` writes."""
+        self._lines.append(
+            _PLAIN_FILE
+            % (
+                _quote(path.decode("utf-8", "surrogateescape")),
+                _FILE,
+                volume,
+                record,
+                offset,
+                size,
+                mtime_ns,
+                x,
+            )
+        )
         self.count += 1
         if len(self._lines) >= BATCH_LINES:
             self._spill()

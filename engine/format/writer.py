@@ -188,6 +188,34 @@ class ArchiveWriter:
         )
         return entry, True
 
+    def add_small(self, member: Member, data: memoryview) -> tuple[int, int, str] | None:
+        """The small-files path (issue 4 "Speed"): a regular file that is not a hard link,
+        without xattrs or ACLs, whose data the caller already read, when header, data and
+        padding fit in the current record (so no volume split can fall inside it).
+        Returns (record, offset, xxh3-128 hex) of the member, or None (nothing written:
+        use ``add_prepared``)."""
+        out = self.out
+        header = codec.encode_member(member)
+        size = len(data)
+        pad = -size % h.BLOCK
+        fill = out.fill
+        data_at = fill + len(header)
+        end = data_at + size
+        if end + pad >= self.record_size or size != member.size:
+            return None
+        buffer = out.buffer
+        buffer[fill:data_at] = header
+        buffer[data_at:end] = data
+        buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
+        out.fill = end + pad
+        checksum = xxhash.xxh3_128_hexdigest(data)
+        record = out.records
+        self.members += 1
+        self._index.add_plain(
+            member.name, self.volume, record, fill, size, member.mtime_ns, checksum
+        )
+        return record, fill, checksum
+
     def _open_file(self, path: bytes) -> int:
         if self._noatime:
             try:
