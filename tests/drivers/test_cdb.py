@@ -1,7 +1,8 @@
 """drivers.cdb: declarative CDB layouts, encode/decode round trips, strict field names.
 
-The layouts here are written from the standards for the test only (the command-set drivers
-own theirs); each checks exact bytes, then round trips in both directions.
+The SSC layouts are the driver's own (drivers/ssc_cdbs.py), so the exact-byte checks here hold
+the real commands to the standard; INQUIRY and an SBC-style READ(6) are written for the test
+only, to exercise field shapes the tape layouts do not use.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drivers.cdb import CdbError, CdbLayout, Field, bits, command_name, flag, sint, uint
-from hwsim.opcodes import SpcOpcode, SscOpcode
+from drivers.cdb import CdbError, CdbLayout, Field, command_name, flag, uint
+from drivers.ssc_cdbs import LOCATE_16, READ_6, SPACE_6
+from hwsim.opcodes import SpcOpcode
 
 # SPC-4 6.6 INQUIRY
 INQUIRY = CdbLayout(
@@ -23,44 +25,6 @@ INQUIRY = CdbLayout(
         uint("page_code", 2, 1),
         uint("allocation_length", 3, 2),
         uint("control", 5, 1),
-    ],
-)
-# SSC-4 6.4 READ(6): 24-bit transfer length, SILI and FIXED in byte 1
-READ_6 = CdbLayout(
-    "READ(6)",
-    SscOpcode.READ_6,
-    6,
-    [
-        flag("sili", 1, 1),
-        flag("fixed", 1, 0),
-        uint("transfer_length", 2, 3),
-        uint("control", 5, 1),
-    ],
-)
-# SSC-4 7.9 SPACE(6): 4-bit code, signed 24-bit count
-SPACE_6 = CdbLayout(
-    "SPACE(6)",
-    SscOpcode.SPACE_6,
-    6,
-    [
-        bits("code", 1, 0, 4),
-        sint("count", 2, 3),
-        uint("control", 5, 1),
-    ],
-)
-# SSC-4 7.7 LOCATE(16): DEST_TYPE bits 5-3, CP bit 1, IMMED bit 0, partition, 64-bit location
-LOCATE_16 = CdbLayout(
-    "LOCATE(16)",
-    SscOpcode.LOCATE_16,
-    16,
-    [
-        bits("dest_type", 1, 3, 3),
-        flag("cp", 1, 1),
-        flag("immed", 1, 0),
-        bits("bam", 2, 0, 1),
-        uint("partition", 3, 1),
-        uint("logical_identifier", 4, 8),
-        uint("control", 15, 1),
     ],
 )
 # SBC-style READ(6) LBA: 21 bits across a partial byte and two whole bytes
