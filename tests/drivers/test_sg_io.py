@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import grp
 import mmap
 import os
 import shutil
@@ -54,6 +55,7 @@ from drivers.transport.sg_io import (
     open_error,
     timeout_ms,
 )
+from tests.privileges import nobody_can_enter, run_as_nobody
 
 SG_MAJOR = 21
 FIELDS = [name for name, _ in SgIoHdr._fields_]
@@ -179,41 +181,20 @@ def test_not_a_scsi_generic_device(tmp_path: Path, kind: str) -> None:
 
 def test_permission_denied_for_real() -> None:
     """Opened by an unprivileged user: as root, a forked child drops to ``nobody`` first."""
-    import grp
-    import pwd
-    import shutil
-    import tempfile
 
-    folder = Path(tempfile.mkdtemp(dir="/tmp"))
-    try:
-        folder.chmod(0o755)
+    def try_open(path: Path) -> str:
+        try:
+            SgIoTransport(str(path))
+        except PermissionDenied as exc:
+            return f"DENIED {exc}"
+        return "OPENED"
+
+    with nobody_can_enter() as folder:
         path = folder / "sg3"
         path.write_bytes(b"")
         path.chmod(0)
         os.chown(path, -1, grp.getgrnam("tape").gr_gid)  # as udev leaves /dev/sg* of tapes
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # child: never returns into pytest
-            try:
-                if os.geteuid() == 0:
-                    os.setgid(pwd.getpwnam("nobody").pw_gid)
-                    os.setuid(pwd.getpwnam("nobody").pw_uid)
-                try:
-                    SgIoTransport(str(path))
-                    message = "OPENED"
-                except PermissionDenied as exc:
-                    message = f"DENIED {exc}"
-                except Exception as exc:
-                    message = f"OTHER {type(exc).__name__}: {exc}"
-                os.write(write_end, message.encode())
-            finally:
-                os._exit(0)
-        os.close(write_end)
-        os.waitpid(pid, 0)
-        with os.fdopen(read_end, "rb") as pipe:
-            reported = pipe.read().decode()
-    finally:
-        shutil.rmtree(folder)
+        reported = run_as_nobody(lambda: try_open(path))
     assert reported.startswith("DENIED"), reported
     assert "add the user to group" in reported
 

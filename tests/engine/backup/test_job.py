@@ -19,7 +19,7 @@ from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus, JobState
 from engine.jobs.vocabulary import Detail
 from tests.engine.backup.backup_util import RECORD, make_site, tape_files, write_tape_file
-from tests.engine.backup.conftest import run_as_nobody
+from tests.privileges import run_as_nobody
 
 
 @pytest.fixture(autouse=True)

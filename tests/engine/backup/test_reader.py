@@ -29,7 +29,7 @@ from engine.backup.reader import (
     open_source,
 )
 from engine.backup.scan import FileEntry, Kind, scan
-from tests.engine.backup.conftest import run_as_nobody
+from tests.privileges import run_as_nobody
 
 CONTENT = bytes(range(256)) * 100  # 25,600 bytes: several reads through a small buffer
 CHUNK = 4096

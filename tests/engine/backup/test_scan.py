@@ -12,7 +12,7 @@ import pytest
 
 from engine.backup.exceptions import Category, ItemErrors, Reason
 from engine.backup.scan import FileEntry, Kind, Scanner, ScanOptions, scan
-from tests.engine.backup.conftest import run_as_nobody
+from tests.privileges import run_as_nobody
 
 
 def rels(entries: list[FileEntry]) -> list[str]:
