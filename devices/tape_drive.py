@@ -95,6 +95,12 @@ class TapeDrive:
         self._mam_read = False
         self._session_barcode: str | None = None  # set while a write session is open
         self._block_size: int | None = None
+        self.session_note: str | None = None
+        """Who is writing (e.g. ``job 3, session tapir-j3-r1-s3``), set by the writer; it goes
+        into the medium's history if power is lost while writing."""
+        self.flushed_block: int | None = None
+        """The position after the last flush (WRITE FILEMARKS, including 0) of this mount:
+        every block before it is on tape. Recorded with a power loss."""
 
     # --- identity ------------------------------------------------------------------------
 
@@ -143,7 +149,9 @@ class TapeDrive:
             self._forget_position()
             self._emit(ev.PowerOnReset(self.name, while_writing=barcode is not None))
             if barcode is not None:
-                self._record(barcode, ErrorKind.POWER_LOSS, "power-on reset while writing")
+                note = f" ({self.session_note})" if self.session_note else ""
+                detail = f"power-on reset while writing{note}"
+                self._record(barcode, ErrorKind.POWER_LOSS, detail, block=self.flushed_block)
         elif sense.asc == ASC_MEDIUM_CHANGED:
             self._forget_position()
             self._mam_barcode, self._mam_read = None, False
@@ -208,6 +216,8 @@ class TapeDrive:
         self._mam_barcode, self._mam_read = None, False
         self._forget_position()
         self.alert_flags.clear()
+        self.session_note = None
+        self.flushed_block = None
 
     def wait_ready(self, *, medium_expected: bool = True) -> None:
         """TEST UNIT READY until GOOD: unit attentions consumed, NOT READY 04/01 (and 3A/00
@@ -294,10 +304,12 @@ class TapeDrive:
         self._after_write(
             self._io(ErrorKind.WRITE, self.driver.write_filemarks, n, repeatable=False)
         )
+        self.flushed_block = self._position_or_none()
 
     def flush(self) -> None:
         """WRITE FILEMARKS 0: on return every record written so far is on the tape."""
         self._io(ErrorKind.WRITE, self.driver.flush, repeatable=False)
+        self.flushed_block = self._position_or_none()
 
     def _open_session(self) -> None:
         if self._session_barcode is None:

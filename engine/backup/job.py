@@ -48,6 +48,7 @@ from engine.backup.pipeline import (
 )
 from engine.backup.resume import ResumePoint, resume_choice, resume_point, resume_sentence
 from engine.backup.run_record import Exceptions, Parts, end_run, progress_reporter
+from engine.backup.tape_loss import MediumWriteFailed
 from engine.backup.targets import BackupError, SourceMissing, resolve_target
 from engine.catalog.base_view import BaseView
 from engine.catalog.files_store import FilesStore
@@ -62,6 +63,9 @@ if TYPE_CHECKING:
     from engine.site import Site
 
 JOB_TYPE = "backup"
+MEDIUM_ERROR_CONTINUATIONS = 3
+"""Runs a job continues after medium write errors beyond its checkpoint restarts: each error
+closes one tape, so three in a row point at the drive (its down rule) more than the tapes."""
 DEVICE_FAILURES = (
     DeviceError,
     ScsiError,
@@ -264,6 +268,9 @@ def _one_run(
         "source": call.source,
     }
     label = f"tapir-j{job_id}-r{run.number}-s{session_id}"
+    if hasattr(target, "note"):  # tape targets: named in the media history if a write fails
+        target.note = f"job {job_id}, run {run.number}"  # type: ignore[attr-defined]
+        target.drive_wait_s = spec.drive_wait_s  # type: ignore[attr-defined]
     report = progress_reporter(jobs, run.id, call.progress)
     try:
         volumes = target.open(spec.record_size, parts, label)
@@ -286,7 +293,7 @@ def _one_run(
         raise
     except DEVICE_FAILURES as exc:
         outcome.volumes = parts.volumes
-        if restarts > 0 and _restartable(exc):
+        if _restartable(exc, restarts):
             return _end_restarting(call, outcome, started, exc)
         return end_run(jobs, outcome, actor, started, exc, status=CompletionStatus.FAILED)
     except Exception as exc:  # a bug: the run is recorded as failed, then it is raised
@@ -323,9 +330,14 @@ def _one_run(
     return end_run(jobs, outcome, actor, started, None, status=outcome.status)
 
 
-def _restartable(exc: BaseException) -> bool:
-    """A device lost mid-run (drive, tape, transport, mount path), not a refusal before it."""
-    return not isinstance(exc, SourceMissing)
+def _restartable(exc: BaseException, restarts: int) -> bool:
+    """Continue as a new run from the checkpoint? A device lost mid-run (power loss, a drive
+    or mount path gone) with checkpoint restarts left; a medium write error always (up to
+    ``MEDIUM_ERROR_CONTINUATIONS`` in a row): closing a bad tape and going on to the next one
+    is what spanning does, so it needs no permission."""
+    if isinstance(exc, MediumWriteFailed):
+        return restarts > -MEDIUM_ERROR_CONTINUATIONS
+    return restarts > 0 and not isinstance(exc, SourceMissing)
 
 
 def _end_restarting(

@@ -20,6 +20,11 @@ Spanning: ``next_volume`` writes the filemark that ends the part, marks the medi
 the part's length, returns the cartridge to its slot and mounts the next one of the pool. A
 single drive cannot span: ``NoNextVolume``.
 
+Failures while writing (power loss, a drive lost, a medium error) go through tape_loss.py,
+which settles the tape's state (SUSPECT, FULL) and gives the job-level error naming the drive,
+the tape and the job. After one, nothing more is written to that tape by this session: the
+part's length in the catalog is what was flushed.
+
 Threads: called by the write stage's thread (write_record) and the format stage's thread (the
 rest), never at the same time (the write stage drains first).
 """
@@ -35,7 +40,8 @@ from devices.label import Label, StartKind, new_label
 from devices.media import MediaState, MediaStore, Medium, choose_for_writing
 from devices.media_rules import change_state
 from devices.tape_drive import TapeDrive
-from drivers.errors import NotReady
+from drivers.errors import MediumError, NotReady
+from engine.backup.tape_loss import DRIVE_WAIT_S, LOSS_SIGNS, diagnose
 from engine.backup.targets import NoNextVolume, NoWritableMedia, PartRecorder, TargetError
 from engine.catalog.files_model import SessionPart
 
@@ -71,6 +77,8 @@ class Mounted:
     first_record: int
     records: int = 0
     bytes: int = 0
+    flushed: int = 0
+    """Records of this part known to be on tape (at the last flush or filemark)."""
 
 
 def prepare(
@@ -129,7 +137,10 @@ class TapeVolumes:
         self.record_size = record_size
         self.parts = parts
         self.session = session
+        self.note = f"{source.note}, session {session}" if source.note else f"session {session}"
         self.used: list[str] = []
+        self.lost: BaseException | None = None
+        """The failure that ended writing to the current tape (nothing more is written)."""
         self.current = self._start(1)
 
     @property
@@ -143,6 +154,7 @@ class TapeVolumes:
     def _start(self, seq: int) -> Mounted:
         mounted = self.source.acquire(self.record_size, exclude=self.used)
         self.used.append(mounted.barcode)
+        mounted.tape.session_note = self.note
         medium = self.store.get_medium(mounted.barcode)
         if medium is not None and medium.state is MediaState.SCRATCH:
             change_state(
@@ -159,7 +171,10 @@ class TapeVolumes:
 
     def write_record(self, record: memoryview) -> bool:
         cur = self.current
-        cur.tape.write_record(record)
+        try:
+            cur.tape.write_record(record)
+        except (*LOSS_SIGNS, MediumError) as exc:
+            raise self._failed(exc) from exc
         cur.records += 1
         cur.bytes += len(record)
         return cur.tape.early_warning
@@ -170,14 +185,32 @@ class TapeVolumes:
 
     def flush(self) -> None:
         """WRITE FILEMARKS 0 (SSC-4 6.8): the drive's buffer is on tape when it returns."""
-        self.current.tape.flush()
+        cur = self.current
+        try:
+            cur.tape.flush()
+        except (*LOSS_SIGNS, MediumError) as exc:
+            raise self._failed(exc) from exc
+        cur.flushed = cur.records
 
     def finish(self) -> None:
         self._end(full=self.current.tape.early_warning)
 
+    def _failed(self, exc: BaseException) -> BaseException:
+        """The job-level error for a failed write (tape_loss.py); writing to this tape ends."""
+        cur = self.current
+        self.lost = exc
+        found = diagnose(
+            exc, cur.tape, cur.barcode, self.store, self.note, wait_s=self.source.drive_wait_s
+        )
+        return found if found is not None else exc
+
     def _end(self, *, full: bool) -> None:
         cur = self.current
-        cur.tape.write_filemarks(1)
+        try:
+            cur.tape.write_filemarks(1)
+        except (*LOSS_SIGNS, MediumError) as exc:
+            raise self._failed(exc) from exc
+        cur.flushed = cur.records
         medium = self.store.get_medium(cur.barcode)
         if medium is not None:
             medium = dataclasses.replace(
@@ -199,12 +232,16 @@ class TapeVolumes:
 
     def abort(self) -> None:
         """After a failure: end the partial tape file with a filemark if the drive still
-        answers (so the next session does not run into it), then release the cartridge."""
+        answers and still knows its position (so the next session does not run into it; never
+        after a reset, which left the drive at the beginning of the tape), then release the
+        cartridge. The part's length is what reached the tape."""
         cur = self.current
+        if (self.lost is None or isinstance(self.lost, MediumError)) and cur.tape.writing:
+            with contextlib.suppress(Exception):
+                cur.tape.write_filemarks(1)
+                cur.flushed = cur.records
         with contextlib.suppress(Exception):
-            cur.tape.write_filemarks(1)
-        with contextlib.suppress(Exception):
-            self.parts.part_ended(len(self.used), cur.records)
+            self.parts.part_ended(len(self.used), cur.flushed)
         with contextlib.suppress(Exception):
             self.source.release(cur)
 
@@ -222,6 +259,9 @@ class LibraryTarget:
         self.drive = drive.rpartition(":")[2] if drive else None
         self.name = f"{library}:{self.drive}" if self.drive else library
         self.refused: dict[str, str] = {}
+        self.note = ""
+        """Who writes (``job 3, run 1``), for the media history if a write fails (job.py)."""
+        self.drive_wait_s = DRIVE_WAIT_S
 
     @property
     def library(self) -> TapeLibrary:
@@ -288,6 +328,8 @@ class DriveTarget:
         self.drive_text = drive
         self.name = drive
         self._tape: TapeDrive | None = None
+        self.note = ""
+        self.drive_wait_s = DRIVE_WAIT_S
 
     @property
     def tape(self) -> TapeDrive:
