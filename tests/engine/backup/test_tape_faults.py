@@ -157,3 +157,70 @@ def test_a_resumed_run_after_a_failure_continues_from_the_checkpoint(tmp_path: P
     assert 0 < again.counters.files < FILES
     assert restored.status is CompletionStatus.COMPLETED, restored.error
     assert compare_trees(src, tmp_path / "dst" / str(src).lstrip("/")) == []
+
+
+def test_a_medium_write_error_closes_the_tape_full_and_the_job_goes_on(tmp_path: Path) -> None:
+    src = tree(tmp_path / "src")
+    with make_site(tmp_path) as site:
+        sim_faults(site).arm(Fault("medium_error", "SML001L8", at_block=22, op="write"))
+        out = run_backup(spec(src), site, actor="t")
+        store = CatalogMediaStore(site.catalog())
+        bad = store.get_medium("SML001L8")
+        errors = store.list_errors(barcode="SML001L8")
+        runs = JobsStore(site.catalog()).runs(out.job_id)
+        restored = run_restore(
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=out.job_id), site
+        )
+    assert out.status is CompletionStatus.COMPLETED, out.error
+    assert [r.status for r in runs] == [CompletionStatus.RESUMED, CompletionStatus.COMPLETED]
+    assert "Medium error in drive drive0 while writing SML001L8" in (runs[0].error or "")
+    assert bad.state is MediaState.FULL and "Medium error on write" in bad.state_reason
+    assert [e.kind.value for e in errors] == ["write"]
+    assert "SML001L8" not in out.volumes
+    assert restored.status is CompletionStatus.COMPLETED, restored.error
+    assert compare_trees(src, tmp_path / "dst" / str(src).lstrip("/")) == []
+
+
+def test_medium_errors_on_three_tapes_take_the_drive_down_and_the_job_moves_on(
+    tmp_path: Path,
+) -> None:
+    src = tree(tmp_path / "src")
+    with make_site(tmp_path) as site:
+        for barcode in ("SML001L8", "SML002L8", "SML003L8"):
+            sim_faults(site).arm(Fault("medium_error", barcode, at_block=5, op="write"))
+        out = run_backup(spec(src), site, actor="t")
+        store = CatalogMediaStore(site.catalog())
+        drive0 = store.get_drive("drive0")
+        runs = JobsStore(site.catalog()).runs(out.job_id)
+        restored = run_restore(
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=out.job_id), site
+        )
+    assert [r.status for r in runs][-1] is CompletionStatus.COMPLETED, out.error
+    assert [r.status for r in runs][:3] == [CompletionStatus.RESUMED] * 3
+    assert drive0 is not None and not drive0.up and "3 different media" in drive0.reason
+    assert runs[-1].drive in (None, "drive1") and out.volumes[0] == "SML004L8"
+    assert restored.status is CompletionStatus.COMPLETED, restored.error
+    assert compare_trees(src, tmp_path / "dst" / str(src).lstrip("/")) == []
+
+
+def test_a_medium_read_error_fails_that_file_only_with_volume_and_block(tmp_path: Path) -> None:
+    src = tree(tmp_path / "src")
+    with make_site(tmp_path) as site:
+        out = run_backup(spec(src), site, actor="t")
+        files = FilesStore(site.catalog())
+        (part,) = files.parts(out.session_id)
+        victim = files.lookup(str(src / "f10"), out.run_id)
+        assert victim is not None and victim.record is not None
+        block = part.first_record + victim.record + 1  # inside f10's data
+        sim_faults(site).arm(Fault("medium_error", part.volume, at_block=block, op="read"))
+        restored = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "dst")), site)
+    failed = [r for r in restored.results if r.outcome.value == "failed"]
+    assert restored.status is CompletionStatus.COMPLETED_WITH_ERRORS
+    assert [r.path for r in failed] == [str(src / "f10")]
+    assert f"medium error reading {part.volume} at block" in failed[0].message
+    assert failed[0].code == "restore.medium_error"
+    dst = tmp_path / "dst" / str(src).lstrip("/")
+    assert not (dst / "f10").exists()
+    for i in range(FILES):
+        if i != 10:
+            assert (dst / f"f{i:02d}").read_bytes() == (src / f"f{i:02d}").read_bytes()
