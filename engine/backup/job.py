@@ -29,7 +29,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from devices.disk import MountPathError
@@ -49,6 +49,7 @@ from engine.backup.pipeline import (
 from engine.backup.resume import ResumePoint, resume_choice, resume_point, resume_sentence
 from engine.backup.run_record import Exceptions, Parts, end_run, progress_reporter
 from engine.backup.tape_loss import MediumWriteFailed
+from engine.backup.target_disk import DiskTarget, fallback
 from engine.backup.targets import BackupError, SourceMissing, resolve_target
 from engine.catalog.base_view import BaseView
 from engine.catalog.files_store import FilesStore
@@ -104,6 +105,10 @@ class _Call:
     on_item_error: ItemErrorHandler | None
     should_stop: Callable[[], bool] | None
     stop_state: JobState
+    avoid_drives: set[str] = field(default_factory=set)
+    """Drives that failed this job (tape targets): its later runs use others."""
+    avoid_paths: set[str] = field(default_factory=set)
+    """Mount paths that failed this job (disk targets): its later runs use others."""
 
 
 def run_backup(
@@ -219,6 +224,8 @@ def _one_run(
                 "mounted)."
             )
         target = resolve_target(spec.target, call.site, call.store, pool=spec.pool)
+        if isinstance(target, DiskTarget) and target.name in call.avoid_paths:
+            target = fallback(call.site, call.store, target.pool, call.avoid_paths) or target
         if spec.volume_size is not None and hasattr(target, "volume_size"):
             target.volume_size = spec.volume_size  # type: ignore[attr-defined]
         target.check()
@@ -271,6 +278,7 @@ def _one_run(
     if hasattr(target, "note"):  # tape targets: named in the media history if a write fails
         target.note = f"job {job_id}, run {run.number}"  # type: ignore[attr-defined]
         target.drive_wait_s = spec.drive_wait_s  # type: ignore[attr-defined]
+        target.avoid = call.avoid_drives  # type: ignore[attr-defined]
     report = progress_reporter(jobs, run.id, call.progress)
     try:
         volumes = target.open(spec.record_size, parts, label)
@@ -293,6 +301,8 @@ def _one_run(
         raise
     except DEVICE_FAILURES as exc:
         outcome.volumes = parts.volumes
+        if isinstance(target, DiskTarget):
+            call.avoid_paths.add(target.name)
         if _restartable(exc, restarts):
             return _end_restarting(call, outcome, started, exc)
         return end_run(jobs, outcome, actor, started, exc, status=CompletionStatus.FAILED)
@@ -302,6 +312,7 @@ def _one_run(
         raise
     counters = outcome.counters = result.counters
     outcome.volumes = parts.volumes
+    outcome.warnings = list(getattr(volumes, "notes", []))
     files.end_session(session_id, files=counters.files, bytes=counters.bytes)
     if result.stopped:
         outcome.stopped = True

@@ -99,6 +99,8 @@ class RunOutcome:
     ENDED and its next run resumes from there."""
     resumed_from: int | None = None
     """Number of the earlier run this run continued from (checkpoint restart), if any."""
+    warnings: list[str] = field(default_factory=list)
+    """Problems that did not stop the run (a cartridge that could not be returned)."""
     history: list[tuple[int, CompletionStatus]] = field(default_factory=list)
     """(run number, status) of every run this call made, oldest first (restarts included)."""
 
@@ -133,4 +135,5 @@ class RunOutcome:
             "stopped": self.stopped,
             "resumed_from": self.resumed_from,
             "history": [{"run": n, "status": st.value} for n, st in self.history],
+            "warnings": self.warnings,
         }

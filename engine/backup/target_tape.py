@@ -36,12 +36,14 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from devices.errors import DeviceError, describe
 from devices.label import Label, StartKind, new_label
 from devices.media import MediaState, MediaStore, Medium, choose_for_writing
 from devices.media_rules import change_state
 from devices.tape_drive import TapeDrive
-from drivers.errors import MediumError, NotReady
-from engine.backup.tape_loss import DRIVE_WAIT_S, LOSS_SIGNS, diagnose
+from drivers.errors import MediumError, NotReady, ScsiError
+from drivers.transport.contract import TransportError
+from engine.backup.tape_loss import DRIVE_WAIT_S, PowerLoss, diagnose
 from engine.backup.targets import NoNextVolume, NoWritableMedia, PartRecorder, TargetError
 from engine.catalog.files_model import SessionPart
 
@@ -53,6 +55,10 @@ ACTOR = "tapir-backup"
 VARIABLE_BLOCKS = 0
 """Block size 0: variable-block mode, so each record is written as one tape block."""
 LTO_SUFFIX = "L"
+WRITE_FAILURES = (ScsiError, DeviceError, TransportError)
+LOST_POSITION = (TransportError, DeviceError)
+"""After these the drive's position is not trusted: no filemark is written by ``abort``."""
+"""What a write, flush or filemark may raise: settled by ``TapeVolumes._failed``."""
 
 
 def media_type_for(barcode: str) -> str:
@@ -139,6 +145,8 @@ class TapeVolumes:
         self.session = session
         self.note = f"{source.note}, session {session}" if source.note else f"session {session}"
         self.used: list[str] = []
+        self.notes: list[str] = []
+        """Problems that did not stop the session (a cartridge left in its drive)."""
         self.lost: BaseException | None = None
         """The failure that ended writing to the current tape (nothing more is written)."""
         self.current = self._start(1)
@@ -173,7 +181,7 @@ class TapeVolumes:
         cur = self.current
         try:
             cur.tape.write_record(record)
-        except (*LOSS_SIGNS, MediumError) as exc:
+        except WRITE_FAILURES as exc:
             raise self._failed(exc) from exc
         cur.records += 1
         cur.bytes += len(record)
@@ -188,7 +196,7 @@ class TapeVolumes:
         cur = self.current
         try:
             cur.tape.flush()
-        except (*LOSS_SIGNS, MediumError) as exc:
+        except WRITE_FAILURES as exc:
             raise self._failed(exc) from exc
         cur.flushed = cur.records
 
@@ -202,13 +210,15 @@ class TapeVolumes:
         found = diagnose(
             exc, cur.tape, cur.barcode, self.store, self.note, wait_s=self.source.drive_wait_s
         )
+        if not isinstance(exc, MediumError) and not isinstance(found, PowerLoss):
+            self.source.avoid.add(cur.tape.name)  # the drive failed: the next run uses another
         return found if found is not None else exc
 
     def _end(self, *, full: bool) -> None:
         cur = self.current
         try:
             cur.tape.write_filemarks(1)
-        except (*LOSS_SIGNS, MediumError) as exc:
+        except WRITE_FAILURES as exc:
             raise self._failed(exc) from exc
         cur.flushed = cur.records
         medium = self.store.get_medium(cur.barcode)
@@ -228,7 +238,12 @@ class TapeVolumes:
                     actor=ACTOR,
                 )
         self.parts.part_ended(len(self.used), cur.records)
-        self.source.release(cur)
+        try:
+            self.source.release(cur)
+        except WRITE_FAILURES as exc:  # the part is on tape and recorded: a warning only
+            self.notes.append(
+                f"{cur.barcode} could not be returned from drive {cur.tape.name}: {describe(exc)}"
+            )
 
     def abort(self) -> None:
         """After a failure: end the partial tape file with a filemark if the drive still
@@ -236,7 +251,7 @@ class TapeVolumes:
         after a reset, which left the drive at the beginning of the tape), then release the
         cartridge. The part's length is what reached the tape."""
         cur = self.current
-        if (self.lost is None or isinstance(self.lost, MediumError)) and cur.tape.writing:
+        if not isinstance(self.lost, LOST_POSITION) and cur.tape.writing:
             with contextlib.suppress(Exception):
                 cur.tape.write_filemarks(1)
                 cur.flushed = cur.records
@@ -262,6 +277,8 @@ class LibraryTarget:
         self.note = ""
         """Who writes (``job 3, run 1``), for the media history if a write fails (job.py)."""
         self.drive_wait_s = DRIVE_WAIT_S
+        self.avoid: set[str] = set()
+        """Drives that failed this job: not chosen again by its later runs (job.py)."""
 
     @property
     def library(self) -> TapeLibrary:
@@ -302,7 +319,7 @@ class LibraryTarget:
         """Mount and prepare the first usable candidate. Raises ``NoWritableMedia``."""
         library = self.library
         for barcode, medium in self.candidates(exclude):
-            tape = library.mount(barcode, self.drive)
+            tape = library.mount(barcode, self.drive, avoid=self.avoid)
             try:
                 tape_file, first = prepare(
                     tape, barcode, medium, pool=self.pool, record_size=record_size
@@ -330,6 +347,7 @@ class DriveTarget:
         self._tape: TapeDrive | None = None
         self.note = ""
         self.drive_wait_s = DRIVE_WAIT_S
+        self.avoid: set[str] = set()
 
     @property
     def tape(self) -> TapeDrive:

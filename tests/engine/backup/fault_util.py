@@ -46,3 +46,18 @@ def power_returns(site: Site, drives: tuple[str, ...] = ("drive0", "drive1")) ->
     finally:
         done.set()
         thread.join()
+
+
+def quick_robot(site: Site, library: str = "lib1") -> Any:
+    """The site's ``TapeLibrary`` with robot retries 1 ms apart (the same retry policy, no
+    wall-clock wait), created with the catalog's media store as ``run_backup`` would."""
+    from engine.catalog.media_store import CatalogMediaStore
+
+    lib = site.library(library, store=CatalogMediaStore(site.catalog()))
+    lib.robot.delay_s = 0.001
+    return lib
+
+
+def sim_changer(site: Site, library: str = "lib1") -> Any:
+    """The in-process hwsim changer (its ``door_open`` is the library's main door)."""
+    return site.endpoints(library).changer.device
