@@ -112,6 +112,7 @@ def prepare(
     else:
         _check_label(barcode, medium, start.label, record_size)
         tape.space_to_end_of_data()
+        tape.close_cut_file()  # a session cut by a crash ends with its own filemark
     where = tape.driver.position_long()
     return where.file or 0, where.first
 
