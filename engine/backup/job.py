@@ -48,7 +48,7 @@ from engine.backup.pipeline import (
 )
 from engine.backup.resume import ResumePoint, resume_choice, resume_point, resume_sentence
 from engine.backup.run_record import Exceptions, Parts, end_run, progress_reporter
-from engine.backup.targets import BackupError, SourceMissing, resolve_target
+from engine.backup.targets import BackupError, SourceMissing, Target, resolve_target
 from engine.catalog.base_view import BaseView
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_query import JobQuery
@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from engine.site import Site
 
 JOB_TYPE = "backup"
+StopAs = Callable[[], tuple[CompletionStatus, JobState, str]]
+"""How a run stopped on request ends: (completion status, the job's next state, reason)."""
 DEVICE_FAILURES = (
     DeviceError,
     ScsiError,
@@ -100,6 +102,8 @@ class _Call:
     on_item_error: ItemErrorHandler | None
     should_stop: Callable[[], bool] | None
     stop_state: JobState
+    stop_as: StopAs | None = None
+    prepare_target: Callable[[Target], None] | None = None
 
 
 def run_backup(
@@ -115,6 +119,8 @@ def run_backup(
     stop_state: JobState = JobState.QUEUED,
     resume: bool = True,
     resume_from: int | None = None,
+    stop_as: StopAs | None = None,
+    prepare_target: Callable[[Target], None] | None = None,
 ) -> RunOutcome:
     """Run ``spec`` now, in this thread (module docstring). Returns the outcome; raises only
     for programming errors (and re-raises KeyboardInterrupt after recording CANCELED).
@@ -126,6 +132,10 @@ def run_backup(
     there as RESUMED, the job goes to ``stop_state`` (QUEUED or WAITING) and the outcome has
     ``stopped``; the job's next run resumes from that checkpoint. ``resume_from``: continue
     the last run of that (ended) job instead, e.g. a new job retrying a FAILED one.
+    ``stop_as`` (the job manager): called once a stop happened, returns the completion status,
+    next state and reason (a cancel ends CANCELED/ENDED, a preemption RESUMED/WAITING).
+    ``prepare_target`` (the job manager): called with the resolved target before it is
+    checked, to hold it to the reserved drive and away from media other jobs reserved.
     Raises ``JobNotRunnable`` for a ``job_id`` that is not a backup job waiting to run."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
@@ -143,6 +153,8 @@ def run_backup(
         on_item_error,
         should_stop,
         stop_state,
+        stop_as,
+        prepare_target,
     )
     if job_id is None:
         job_id = jobs.create_job(JOB_TYPE, spec.job_name(), spec.to_dict(), actor=actor)
@@ -217,6 +229,8 @@ def _one_run(
         target = resolve_target(spec.target, call.site, call.store, pool=spec.pool)
         if spec.volume_size is not None and hasattr(target, "volume_size"):
             target.volume_size = spec.volume_size  # type: ignore[attr-defined]
+        if call.prepare_target is not None:
+            call.prepare_target(target)
         target.check()
     except DEVICE_FAILURES as exc:
         return end_run(jobs, outcome, actor, started, exc, status=refused)
@@ -302,16 +316,10 @@ def _one_run(
             f"Stopped at checkpoint {counters.checkpoints} on request; the next run resumes "
             "from it."
         )
-        return end_run(
-            jobs,
-            outcome,
-            actor,
-            started,
-            None,
-            status=CompletionStatus.RESUMED,
-            then=call.stop_state,
-            reason=reason,
-        )
+        status, then = CompletionStatus.RESUMED, call.stop_state
+        if call.stop_as is not None:
+            status, then, reason = call.stop_as()
+        return end_run(jobs, outcome, actor, started, None, status=status, then=then, reason=reason)
     outcome.status = (
         CompletionStatus.COMPLETED_WITH_EXCEPTIONS
         if counters.with_exceptions
