@@ -50,7 +50,7 @@ from engine.backup.resume import ResumePoint, resume_choice, resume_point, resum
 from engine.backup.run_record import Exceptions, Parts, end_run, progress_reporter
 from engine.backup.tape_loss import MediumWriteFailed
 from engine.backup.target_disk import DiskTarget, fallback
-from engine.backup.targets import BackupError, SourceMissing, resolve_target
+from engine.backup.targets import BackupError, SourceMissing, Target, resolve_target
 from engine.catalog.base_view import BaseView
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_query import JobQuery
@@ -67,6 +67,8 @@ JOB_TYPE = "backup"
 MEDIUM_ERROR_CONTINUATIONS = 3
 """Runs a job continues after medium write errors beyond its checkpoint restarts: each error
 closes one tape, so three in a row point at the drive (its down rule) more than the tapes."""
+StopAs = Callable[[], tuple[CompletionStatus, JobState, str]]
+"""How a run stopped on request ends: (completion status, the job's next state, reason)."""
 DEVICE_FAILURES = (
     DeviceError,
     ScsiError,
@@ -109,6 +111,8 @@ class _Call:
     """Drives that failed this job (tape targets): its later runs use others."""
     avoid_paths: set[str] = field(default_factory=set)
     """Mount paths that failed this job (disk targets): its later runs use others."""
+    stop_as: StopAs | None = None
+    prepare_target: Callable[[Target], None] | None = None
 
 
 def run_backup(
@@ -124,6 +128,8 @@ def run_backup(
     stop_state: JobState = JobState.QUEUED,
     resume: bool = True,
     resume_from: int | None = None,
+    stop_as: StopAs | None = None,
+    prepare_target: Callable[[Target], None] | None = None,
 ) -> RunOutcome:
     """Run ``spec`` now, in this thread (module docstring). Returns the outcome; raises only
     for programming errors (and re-raises KeyboardInterrupt after recording CANCELED).
@@ -135,6 +141,10 @@ def run_backup(
     there as RESUMED, the job goes to ``stop_state`` (QUEUED or WAITING) and the outcome has
     ``stopped``; the job's next run resumes from that checkpoint. ``resume_from``: continue
     the last run of that (ended) job instead, e.g. a new job retrying a FAILED one.
+    ``stop_as`` (the job manager): called once a stop happened, returns the completion status,
+    next state and reason (a cancel ends CANCELED/ENDED, a preemption RESUMED/WAITING).
+    ``prepare_target`` (the job manager): called with the resolved target before it is
+    checked, to hold it to the reserved drive and away from media other jobs reserved.
     Raises ``JobNotRunnable`` for a ``job_id`` that is not a backup job waiting to run."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
@@ -152,6 +162,8 @@ def run_backup(
         on_item_error,
         should_stop,
         stop_state,
+        stop_as=stop_as,
+        prepare_target=prepare_target,
     )
     if job_id is None:
         job_id = jobs.create_job(JOB_TYPE, spec.job_name(), spec.to_dict(), actor=actor)
@@ -228,6 +240,8 @@ def _one_run(
             target = fallback(call.site, call.store, target.pool, call.avoid_paths) or target
         if spec.volume_size is not None and hasattr(target, "volume_size"):
             target.volume_size = spec.volume_size  # type: ignore[attr-defined]
+        if call.prepare_target is not None:
+            call.prepare_target(target)
         target.check()
     except DEVICE_FAILURES as exc:
         return end_run(jobs, outcome, actor, started, exc, status=refused)
@@ -278,7 +292,7 @@ def _one_run(
     if hasattr(target, "note"):  # tape targets: named in the media history if a write fails
         target.note = f"job {job_id}, run {run.number}"  # type: ignore[attr-defined]
         target.drive_wait_s = spec.drive_wait_s  # type: ignore[attr-defined]
-        target.avoid = call.avoid_drives  # type: ignore[attr-defined]
+        target.failed_drives = call.avoid_drives  # type: ignore[attr-defined]
     report = progress_reporter(jobs, run.id, call.progress)
     try:
         volumes = target.open(spec.record_size, parts, label)
@@ -320,16 +334,10 @@ def _one_run(
             f"Stopped at checkpoint {counters.checkpoints} on request; the next run resumes "
             "from it."
         )
-        return end_run(
-            jobs,
-            outcome,
-            actor,
-            started,
-            None,
-            status=CompletionStatus.RESUMED,
-            then=call.stop_state,
-            reason=reason,
-        )
+        status, then = CompletionStatus.RESUMED, call.stop_state
+        if call.stop_as is not None:
+            status, then, reason = call.stop_as()
+        return end_run(jobs, outcome, actor, started, None, status=status, then=then, reason=reason)
     outcome.status = (
         CompletionStatus.COMPLETED_WITH_EXCEPTIONS
         if counters.with_exceptions

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -212,7 +213,7 @@ class TapeVolumes:
             exc, cur.tape, cur.barcode, self.store, self.note, wait_s=self.source.drive_wait_s
         )
         if not isinstance(exc, MediumError) and not isinstance(found, PowerLoss):
-            self.source.avoid.add(cur.tape.name)  # the drive failed: the next run uses another
+            self.source.failed_drives.add(cur.tape.name)  # the next run uses another drive
         return found if found is not None else exc
 
     def _end(self, *, full: bool) -> None:
@@ -278,8 +279,10 @@ class LibraryTarget:
         self.note = ""
         """Who writes (``job 3, run 1``), for the media history if a write fails (job.py)."""
         self.drive_wait_s = DRIVE_WAIT_S
-        self.avoid: set[str] = set()
+        self.failed_drives: set[str] = set()
         """Drives that failed this job: not chosen again by its later runs (job.py)."""
+        self.reserved_elsewhere: Callable[[], set[str]] | None = None
+        """Media reserved by other jobs (the job manager sets it): never candidates."""
 
     @property
     def library(self) -> TapeLibrary:
@@ -289,6 +292,8 @@ class LibraryTarget:
         """Writable media in the library, in the order they are tried (module docstring)."""
         inv = self.library.inventory()
         skip = set(exclude) | set(self.refused)
+        if self.reserved_elsewhere is not None:
+            skip |= self.reserved_elsewhere()
         present = {e.barcode for e in inv.elements if e.full and e.barcode and not e.cleaning}
         known = [m for m in self.store.list_media(pool=self.pool) if m.barcode in present]
         found: list[tuple[str, Medium | None]] = []
@@ -320,7 +325,7 @@ class LibraryTarget:
         """Mount and prepare the first usable candidate. Raises ``NoWritableMedia``."""
         library = self.library
         for barcode, medium in self.candidates(exclude):
-            tape = library.mount(barcode, self.drive, avoid=self.avoid)
+            tape = library.mount(barcode, self.drive, avoid=self.failed_drives)
             try:
                 tape_file, first = prepare(
                     tape, barcode, medium, pool=self.pool, record_size=record_size
@@ -348,7 +353,7 @@ class DriveTarget:
         self._tape: TapeDrive | None = None
         self.note = ""
         self.drive_wait_s = DRIVE_WAIT_S
-        self.avoid: set[str] = set()
+        self.failed_drives: set[str] = set()
 
     @property
     def tape(self) -> TapeDrive:

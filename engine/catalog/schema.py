@@ -276,3 +276,90 @@ files = sa.Table(
 ``run_id`` repeats the session's run so the indexes that serve "a directory as of a run" and
 "the exceptions of a run" need no join. The path is split into ``parent`` and ``name`` (raw
 bytes); ``part``/``record``/``offset`` are NULL for a file that was never archived."""
+
+# -- the job manager (migration 0003) --------------------------------------------------------
+
+HOLDER_LEN = 255
+"""``job:N run:M pid:P@host``: who holds a lease (engine/manager/leases.py)."""
+
+job_queue = sa.Table(
+    "job_queue",
+    metadata,
+    sa.Column(
+        "job_id",
+        sa.Integer,
+        sa.ForeignKey("jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("owner", sa.String(HOLDER_LEN), nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=True),
+    sa.Column("request", sa.JSON, nullable=True),
+    sa.Column("blocked_by", sa.JSON, nullable=True),
+    sa.Column("control", sa.String(KIND_LEN), nullable=True),
+    sa.Column("control_status", sa.String(KIND_LEN), nullable=True),
+    sa.Column("control_reason", sa.Text, nullable=True),
+    sa.Column("control_actor", sa.String(NAME_LEN), nullable=True),
+    sa.Column("control_at", UtcDateTime, nullable=True),
+)
+"""The manager's bookkeeping of a submitted job. ``owner``: the process that runs it (a
+foreground ``tapir backup``), NULL when any ``tapir server`` may. ``attempts`` and
+``next_attempt_at``: its retry policy's progress. ``request``: the resources it asked for at
+its last attempt (JSON of engine/manager/resources.py ``Request``), so a dispatcher pass in
+another process can keep them for it by priority. ``blocked_by``: job ids it preempted and
+waits for. ``control``: an administrator's or the manager's pending request (``cancel``,
+``suspend``, ``interrupt``) with the completion status a cancel ends with (CANCELED or
+CANCELED_TIMED_OUT), its reason, actor and time (engine/manager/control.py)."""
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("holder", sa.String(HOLDER_LEN), primary_key=True),
+    sa.Column(
+        "job_id",
+        sa.Integer,
+        sa.ForeignKey("jobs.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("host", sa.String(NAME_LEN), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("acquired_at", UtcDateTime, nullable=False),
+    sa.Column("heartbeat_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+"""One per job execution holding resources: renewed by its heartbeat; the sweeper ends the
+run and releases the reservations of a lease that expired (engine/manager/sweeper.py)."""
+
+reservations = sa.Table(
+    "reservations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "holder",
+        sa.String(HOLDER_LEN),
+        sa.ForeignKey("leases.holder", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("job_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(KIND_LEN), nullable=False),
+    sa.Column("key", sa.String(NAME_LEN), nullable=False),
+    sa.Column("grp", sa.String(NAME_LEN), nullable=False),
+    sa.Column("reserved_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("kind", "key", name="uq_reservations_kind_key"),
+)
+"""One row per resource held: ``(kind, key)`` is unique, so the database itself refuses two
+holders of one drive, medium, mount path or stream slot (``key`` of a stream is
+``POLICY#i``). ``grp``: the drive pool, storage policy, media pool or mount path group."""
+
+manager_counters = sa.Table(
+    "manager_counters",
+    metadata,
+    sa.Column("name", sa.String(KIND_LEN), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+"""``released``: bumped whenever resources are released, so waiting jobs in any process retry
+at once; ``dispatch``: the row a reservation transaction locks (FOR UPDATE on PostgreSQL;
+SQLite's BEGIN IMMEDIATE already serialises writers)."""
