@@ -145,5 +145,6 @@ def definitions_to_toml(defs: Definitions) -> dict[str, Any]:
         out["smtp"] = smtp_to_toml(smtp)
     if summary is not None:
         out["summary"] = summary_to_toml(summary)
-    out["jobs"] = {name: definition_to_toml(d) for name, d in defs.jobs.items()}
+    if defs.jobs:
+        out["jobs"] = {name: definition_to_toml(d) for name, d in defs.jobs.items()}
     return out
