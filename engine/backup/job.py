@@ -14,6 +14,10 @@
    or FAILED with the device's sentence (a drive, library, mount path or catalog failure);
    CANCELED on KeyboardInterrupt. Detail: ``up_to_date`` when an incremental or differential
    found nothing added, changed or deleted, else ``modified``.
+5. Checkpoint restart (resume.py): a run stopped at a checkpoint on request ends RESUMED and
+   the job goes back to QUEUED/WAITING; with ``BackupSpec.restarts``, a run failing on a
+   device ends RESUMED and the job continues at once as a new run. Either way the next run
+   of the job continues from the last checkpoint instead of starting over.
 
 Threads: call from one thread; ``progress`` and ``on_item_error`` are called from the
 pipeline's threads (progress from the format thread, item errors from scan/reader threads).
@@ -23,10 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from devices.disk import MountPathError
@@ -34,24 +37,23 @@ from devices.errors import DeviceError, describe
 from devices.media import MediaModelError
 from drivers.errors import ScsiError
 from drivers.transport.contract import TransportError
-from engine.backup.exceptions import InUsePolicy, ItemErrorHandler, ItemException
+from engine.backup.exceptions import ItemErrorHandler
+from engine.backup.job_spec import BackupSpec, RunOutcome
 from engine.backup.levels import Level, LevelFilter, choose_base
 from engine.backup.pipeline import (
-    DEFAULT_CHECKPOINT_BYTES,
-    DEFAULT_CHECKPOINT_SECONDS,
     Counters,
     Pipeline,
     PipelineOptions,
     Progress,
 )
-from engine.backup.targets import BackupError, SourceMissing, resolve_target
+from engine.backup.resume import ResumePoint, resume_choice, resume_point, resume_sentence
+from engine.backup.run_record import Exceptions, Parts, end_run, progress_reporter
+from engine.backup.targets import BackupError, SourceMissing, Target, resolve_target
 from engine.catalog.base_view import BaseView
-from engine.catalog.files_model import SessionPart
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_query import JobQuery
 from engine.catalog.jobs_store import JobsStore
 from engine.catalog.media_store import CatalogMediaStore
-from engine.format.records import DEFAULT_RECORD_SIZE
 from engine.jobs.states import CompletionStatus, JobState
 from engine.jobs.vocabulary import Detail
 
@@ -60,10 +62,8 @@ if TYPE_CHECKING:
     from engine.site import Site
 
 JOB_TYPE = "backup"
-PROGRESS_DB_S = 5.0
-"""How often the run's progress (and heartbeat) is written to the catalog."""
-KEPT_EXCEPTIONS = 1000
-"""Item exceptions kept in the outcome (all of them are in the catalog)."""
+StopAs = Callable[[], tuple[CompletionStatus, JobState, str]]
+"""How a run stopped on request ends: (completion status, the job's next state, reason)."""
 DEVICE_FAILURES = (
     DeviceError,
     ScsiError,
@@ -74,130 +74,6 @@ DEVICE_FAILURES = (
     OSError,
 )
 """Job-level failures: the run ends FAILED with the sentence (never item exceptions)."""
-EXIT_CODES = {
-    CompletionStatus.COMPLETED: 0,
-    CompletionStatus.COMPLETED_WITH_EXCEPTIONS: 1,
-}
-FAILURE_EXIT = 2
-
-
-@dataclass(frozen=True)
-class BackupSpec:
-    source: str
-    target: str
-    level: Level = Level.FULL
-    pool: str | None = None
-    includes: tuple[str, ...] = ()
-    excludes: tuple[str, ...] = ()
-    one_file_system: bool = False
-    in_use_policy: InUsePolicy = field(default_factory=InUsePolicy)
-    record_size: int = DEFAULT_RECORD_SIZE
-    checkpoint_bytes: int = DEFAULT_CHECKPOINT_BYTES
-    checkpoint_seconds: float = DEFAULT_CHECKPOINT_SECONDS
-    name: str | None = None
-    """Job name; runs of jobs with the same name form the incremental history."""
-    volume_size: int | None = None
-    """Disk targets: start a new volume file once a file passes this size, at the next split
-    point (None: one file per session)."""
-    tuning: PipelineOptions | None = None
-    """Pipeline tuning and test seams; the fields above override its own."""
-
-    def job_name(self) -> str:
-        return self.name or f"{os.path.abspath(os.path.expanduser(self.source))} -> {self.target}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "source": os.path.abspath(os.path.expanduser(self.source)),
-            "target": self.target,
-            "level": Level(self.level).value,
-            "pool": self.pool,
-            "includes": list(self.includes),
-            "excludes": list(self.excludes),
-            "one_file_system": self.one_file_system,
-            "in_use_policy": {
-                "action": self.in_use_policy.action.value,
-                "retries": self.in_use_policy.retries,
-                "retry_delay_s": self.in_use_policy.retry_delay_s,
-            },
-            "record_size": self.record_size,
-        }
-
-
-@dataclass
-class RunOutcome:
-    job_id: int
-    run_id: int | None
-    status: CompletionStatus
-    level: Level
-    requested_level: Level
-    counters: Counters
-    promoted: str | None = None
-    detail: Detail | None = None
-    error: str | None = None
-    error_code: str | None = None
-    volumes: list[str] = field(default_factory=list)
-    session_id: int | None = None
-    exceptions: list[ItemException] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_CODES.get(self.status, FAILURE_EXIT)
-
-    @property
-    def up_to_date(self) -> bool:
-        return self.detail is Detail.UP_TO_DATE
-
-    @property
-    def modified(self) -> bool:
-        return self.detail is Detail.MODIFIED
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job": self.job_id,
-            "run": self.run_id,
-            "status": self.status.value,
-            "detail": self.detail.value if self.detail else None,
-            "level": self.level.value,
-            "requested_level": self.requested_level.value,
-            "promoted": self.promoted,
-            "error": self.error,
-            "error_code": self.error_code,
-            "volumes": self.volumes,
-            "session": self.session_id,
-            "seconds": round(self.seconds, 3),
-            "counters": self.counters.to_dict(),
-            "exceptions": [e.to_dict() for e in self.exceptions],
-        }
-
-
-class _Parts:
-    """The catalog's ``session_parts`` as the target reports them (targets.PartRecorder)."""
-
-    def __init__(self, files: FilesStore, session_id: int) -> None:
-        self.files, self.session_id = files, session_id
-        self.volumes: list[str] = []
-
-    def part_started(self, part: SessionPart) -> None:
-        self.volumes.append(part.volume)
-        self.files.add_part(self.session_id, part)
-
-    def part_ended(self, seq: int, record_count: int) -> None:
-        self.files.close_part(self.session_id, seq, record_count)
-
-
-class _Exceptions:
-    def __init__(self, forward: ItemErrorHandler | None) -> None:
-        self.kept: list[ItemException] = []
-        self.forward = forward
-        self._lock = threading.Lock()
-
-    def __call__(self, path: str, exc: ItemException) -> None:
-        with self._lock:
-            if len(self.kept) < KEPT_EXCEPTIONS:
-                self.kept.append(exc)
-        if self.forward is not None:
-            self.forward(path, exc)
 
 
 def _history(jobs: JobsStore, files: FilesStore, name: str, job_id: int) -> list[Any]:
@@ -210,6 +86,26 @@ def _history(jobs: JobsStore, files: FilesStore, name: str, job_id: int) -> list
     return found
 
 
+@dataclass
+class _Call:
+    """What every run of one ``run_backup`` call shares."""
+
+    spec: BackupSpec
+    site: Site
+    catalog: Catalog
+    actor: str
+    jobs: JobsStore
+    files: FilesStore
+    store: CatalogMediaStore
+    source: str
+    progress: Callable[[Progress], None] | None
+    on_item_error: ItemErrorHandler | None
+    should_stop: Callable[[], bool] | None
+    stop_state: JobState
+    stop_as: StopAs | None = None
+    prepare_target: Callable[[Target], None] | None = None
+
+
 def run_backup(
     spec: BackupSpec,
     site: Site,
@@ -218,35 +114,136 @@ def run_backup(
     actor: str = "tapir",
     progress: Callable[[Progress], None] | None = None,
     on_item_error: ItemErrorHandler | None = None,
+    job_id: int | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    stop_state: JobState = JobState.QUEUED,
+    resume: bool = True,
+    resume_from: int | None = None,
+    stop_as: StopAs | None = None,
+    prepare_target: Callable[[Target], None] | None = None,
 ) -> RunOutcome:
     """Run ``spec`` now, in this thread (module docstring). Returns the outcome; raises only
-    for programming errors (and re-raises KeyboardInterrupt after recording CANCELED)."""
+    for programming errors (and re-raises KeyboardInterrupt after recording CANCELED).
+
+    ``job_id``: run this existing backup job (QUEUED, WAITING or NOT_SUBMITTED) instead of
+    creating one; with ``resume`` its new run continues from its previous run's last
+    checkpoint if that run did not complete (resume.py). ``should_stop`` is polled after each
+    checkpoint (format thread, must not block): when it returns True the run ends cleanly
+    there as RESUMED, the job goes to ``stop_state`` (QUEUED or WAITING) and the outcome has
+    ``stopped``; the job's next run resumes from that checkpoint. ``resume_from``: continue
+    the last run of that (ended) job instead, e.g. a new job retrying a FAILED one.
+    ``stop_as`` (the job manager): called once a stop happened, returns the completion status,
+    next state and reason (a cancel ends CANCELED/ENDED, a preemption RESUMED/WAITING).
+    ``prepare_target`` (the job manager): called with the resolved target before it is
+    checked, to hold it to the reserved drive and away from media other jobs reserved.
+    Raises ``JobNotRunnable`` for a ``job_id`` that is not a backup job waiting to run."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
-    jobs, files, store = JobsStore(catalog), FilesStore(catalog), CatalogMediaStore(catalog)
+    jobs = JobsStore(catalog)
+    call = _Call(
+        spec,
+        site,
+        catalog,
+        actor,
+        jobs,
+        FilesStore(catalog),
+        CatalogMediaStore(catalog),
+        os.path.abspath(os.path.expanduser(spec.source)),
+        progress,
+        on_item_error,
+        should_stop,
+        stop_state,
+        stop_as,
+        prepare_target,
+    )
+    if job_id is None:
+        job_id = jobs.create_job(JOB_TYPE, spec.job_name(), spec.to_dict(), actor=actor)
+    _claim(jobs, job_id, actor)
     requested = Level(spec.level)
-    name = spec.job_name()
-    source = os.path.abspath(os.path.expanduser(spec.source))
-    job_id = jobs.create_job(JOB_TYPE, name, spec.to_dict(), actor=actor)
-    jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
+    history: list[tuple[int, CompletionStatus]] = []
+    restarts = spec.restarts
+    while True:
+        point = resume_point(jobs, call.files, resume_from or job_id) if resume else None
+        resume_from = None  # a restart continues this job's own run
+        outcome = _one_run(
+            call, job_id, requested, point, started, restarted=bool(history), restarts=restarts
+        )
+        if outcome.run_id is not None:
+            history.append((jobs.get_run(outcome.run_id).number, outcome.status))
+        outcome.history = history
+        if outcome.status is not CompletionStatus.RESUMED or outcome.stopped:
+            return outcome
+        restarts -= 1
+        resume = True
+
+
+class JobNotRunnable(BackupError):
+    """``run_backup(job_id=...)`` of a job that is not a backup waiting to run."""
+
+    code = "backup.job_not_runnable"
+
+
+RUNNABLE = frozenset({JobState.QUEUED, JobState.WAITING})
+
+
+def _claim(jobs: JobsStore, job_id: int, actor: str) -> None:
+    """Check that the job may start a run now; submit it if it was only defined."""
+    job = jobs.get_job(job_id)
+    if job.type != JOB_TYPE:
+        raise JobNotRunnable(f"Job {job_id} is a {job.type} job, not a backup.")
+    if job.state is JobState.NOT_SUBMITTED:
+        jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
+    elif job.state not in RUNNABLE:
+        open_run = jobs.open_run(job_id)
+        held = f" with run {open_run.number} open" if open_run is not None else ""
+        raise JobNotRunnable(
+            f"Job {job_id} is {job.state.value}{held}; only a queued or waiting job can run "
+            "(a run whose process died is ended by the job manager's sweeper)."
+        )
+
+
+def _one_run(
+    call: _Call,
+    job_id: int,
+    requested: Level,
+    point: ResumePoint | None,
+    started: float,
+    *,
+    restarted: bool,
+    restarts: int,
+) -> RunOutcome:
+    """One run of the job (module docstring, steps 1-4). A device failure with restarts left
+    ends it RESUMED (the caller starts the next run); a refusal of a restarted run ends the job
+    FAILED, since the job did start."""
+    spec, jobs, files, actor = call.spec, call.jobs, call.files, call.actor
     outcome = RunOutcome(
         job_id, None, CompletionStatus.FAILED_TO_START, requested, requested, Counters()
     )
+    refused = CompletionStatus.FAILED if restarted or point else CompletionStatus.FAILED_TO_START
     try:
-        if not os.path.lexists(source):
+        if not os.path.lexists(call.source):
             raise SourceMissing(
-                f"Source {source} does not exist; check the path (and that its disk is mounted)."
+                f"Source {call.source} does not exist; check the path (and that its disk is "
+                "mounted)."
             )
-        target = resolve_target(spec.target, site, store, pool=spec.pool)
+        target = resolve_target(spec.target, call.site, call.store, pool=spec.pool)
         if spec.volume_size is not None and hasattr(target, "volume_size"):
             target.volume_size = spec.volume_size  # type: ignore[attr-defined]
+        if call.prepare_target is not None:
+            call.prepare_target(target)
         target.check()
     except DEVICE_FAILURES as exc:
-        return _end(jobs, outcome, actor, started, exc)
-    choice = choose_base(requested, _history(jobs, files, name, job_id))
+        return end_run(jobs, outcome, actor, started, exc, status=refused)
+    if point is not None:
+        choice = resume_choice(point)
+        outcome.resumed_from = point.run_number
+        why = resume_sentence(point)
+    else:
+        choice = choose_base(requested, _history(jobs, files, spec.job_name(), job_id))
+        why = choice.promoted or "Started."
     outcome.level, outcome.promoted = choice.level, choice.promoted
     base = choice.base
-    jobs.transition(job_id, JobState.RUNNING, actor=actor, reason=choice.promoted or "Started.")
+    jobs.transition(job_id, JobState.RUNNING, actor=actor, reason=why)
     run = jobs.start_run(
         job_id,
         level=choice.level.value,
@@ -254,15 +251,16 @@ def run_backup(
         started_ns=time.time_ns(),
     )
     outcome.run_id = run.id
-    session_id = files.open_session(run.id, target.name, source, record_size=spec.record_size)
+    session_id = files.open_session(run.id, target.name, call.source, record_size=spec.record_size)
     outcome.session_id = session_id
-    parts = _Parts(files, session_id)
-    view = BaseView(files, base.run_id, source) if base is not None else None
+    parts = Parts(files, session_id)
+    view = BaseView(files, base.run_id, call.source) if base is not None else None
     level = LevelFilter(choice, view) if base is not None else None
-    kept = _Exceptions(on_item_error)
+    kept = Exceptions(call.on_item_error)
     outcome.exceptions = kept.kept
+    tuning = spec.tuning or PipelineOptions()
     options = dataclasses.replace(
-        spec.tuning or PipelineOptions(),
+        tuning,
         record_size=spec.record_size,
         includes=tuple(spec.includes),
         excludes=tuple(spec.excludes),
@@ -270,20 +268,21 @@ def run_backup(
         in_use_policy=spec.in_use_policy,
         checkpoint_bytes=spec.checkpoint_bytes,
         checkpoint_seconds=spec.checkpoint_seconds,
+        should_stop=call.should_stop or tuning.should_stop,
     )
     session = {
         "job": job_id,
         "run": run.id,
         "session": session_id,
         "level": choice.level.value,
-        "source": source,
+        "source": call.source,
     }
     label = f"tapir-j{job_id}-r{run.number}-s{session_id}"
-    report = _progress_reporter(jobs, run.id, progress)
+    report = progress_reporter(jobs, run.id, call.progress)
     try:
         volumes = target.open(spec.record_size, parts, label)
         pipeline = Pipeline(
-            source,
+            call.source,
             volumes,
             options,
             on_item_error=kept,
@@ -297,92 +296,59 @@ def run_backup(
         result = pipeline.run()
     except KeyboardInterrupt:
         outcome.volumes = parts.volumes
-        _end(jobs, outcome, actor, started, None, status=CompletionStatus.CANCELED)
+        end_run(jobs, outcome, actor, started, None, status=CompletionStatus.CANCELED)
         raise
     except DEVICE_FAILURES as exc:
         outcome.volumes = parts.volumes
-        return _end(jobs, outcome, actor, started, exc, status=CompletionStatus.FAILED)
+        if restarts > 0 and _restartable(exc):
+            return _end_restarting(call, outcome, started, exc)
+        return end_run(jobs, outcome, actor, started, exc, status=CompletionStatus.FAILED)
     except Exception as exc:  # a bug: the run is recorded as failed, then it is raised
         outcome.volumes = parts.volumes
-        _end(jobs, outcome, actor, started, exc, status=CompletionStatus.FAILED)
+        end_run(jobs, outcome, actor, started, exc, status=CompletionStatus.FAILED)
         raise
     counters = outcome.counters = result.counters
     outcome.volumes = parts.volumes
     files.end_session(session_id, files=counters.files, bytes=counters.bytes)
+    if result.stopped:
+        outcome.stopped = True
+        reason = (
+            f"Stopped at checkpoint {counters.checkpoints} on request; the next run resumes "
+            "from it."
+        )
+        status, then = CompletionStatus.RESUMED, call.stop_state
+        if call.stop_as is not None:
+            status, then, reason = call.stop_as()
+        return end_run(jobs, outcome, actor, started, None, status=status, then=then, reason=reason)
     outcome.status = (
         CompletionStatus.COMPLETED_WITH_EXCEPTIONS
         if counters.with_exceptions
         else CompletionStatus.COMPLETED
     )
     changes = counters.added + counters.changed + counters.deleted
-    outcome.detail = Detail.UP_TO_DATE if base is not None and not changes else Detail.MODIFIED
-    return _end(jobs, outcome, actor, started, None, status=outcome.status)
+    detail = Detail.UP_TO_DATE if base is not None and not changes else Detail.MODIFIED
+    outcome.detail = Detail.MODIFIED if point is not None else detail
+    return end_run(jobs, outcome, actor, started, None, status=outcome.status)
 
 
-def _progress_reporter(
-    jobs: JobsStore, run_id: int, progress: Callable[[Progress], None] | None
-) -> Callable[[Progress], None]:
-    next_db = [0.0]
-
-    def report(p: Progress) -> None:
-        if progress is not None:
-            progress(p)
-        now = time.monotonic()
-        if now >= next_db[0]:
-            next_db[0] = now + PROGRESS_DB_S
-            jobs.update_progress(
-                run_id,
-                phase="writing",
-                files=p.files,
-                bytes=p.bytes,
-                rate=p.rate,
-                volume=p.volume or None,
-                drive=p.device or None,
-                exceptions=p.exceptions,
-            )
-
-    return report
+def _restartable(exc: BaseException) -> bool:
+    """A device lost mid-run (drive, tape, transport, mount path), not a refusal before it."""
+    return not isinstance(exc, SourceMissing)
 
 
-def _end(
-    jobs: JobsStore,
-    outcome: RunOutcome,
-    actor: str,
-    started: float,
-    exc: BaseException | None,
-    *,
-    status: CompletionStatus = CompletionStatus.FAILED_TO_START,
+def _end_restarting(
+    call: _Call, outcome: RunOutcome, started: float, exc: BaseException
 ) -> RunOutcome:
-    outcome.status = status
-    outcome.seconds = time.monotonic() - started
-    if exc is not None:
-        outcome.error = describe(exc)
-        outcome.error_code = getattr(exc, "code", type(exc).__name__)
-    counters = {
-        **outcome.counters.to_dict(),
-        "rate": outcome.counters.bytes / max(outcome.seconds, 1e-9),
-    }
-    if outcome.run_id is not None:
-        jobs.end_run(
-            outcome.run_id,
-            status,
-            detail=outcome.detail,
-            error=outcome.error,
-            counters={**counters, "exceptions": outcome.counters.with_exceptions},
-        )
-    reason = outcome.error or {
-        CompletionStatus.COMPLETED: "Completed.",
-        CompletionStatus.COMPLETED_WITH_EXCEPTIONS: (
-            f"Completed; {outcome.counters.with_exceptions} files with exceptions."
-        ),
-        CompletionStatus.CANCELED: "Canceled by the user.",
-    }.get(status, status.value)
-    jobs.transition(
-        outcome.job_id,
-        JobState.ENDED,
-        actor=actor,
-        reason=reason,
-        status=status,
-        detail=outcome.detail,
+    """The run ends RESUMED with the failure's sentence; the job goes back to QUEUED and the
+    caller starts its next run from the last checkpoint."""
+    sentence = describe(exc)
+    return end_run(
+        call.jobs,
+        outcome,
+        call.actor,
+        started,
+        exc,
+        status=CompletionStatus.RESUMED,
+        then=JobState.QUEUED,
+        reason=f"{sentence.rstrip('.')}; resuming from the last checkpoint.",
     )
-    return outcome

@@ -88,6 +88,10 @@ class PipelineOptions:
     detect_sparse: bool = True
     opener: Opener = open_source
     """Test seam (reader.py): e.g. a file raising EIO at a chosen offset."""
+    should_stop: Callable[[], bool] | None = None
+    """Polled right after each checkpoint (format thread; must not block): True ends the run
+    there, cleanly: the items already formatted are written, the session ends (index,
+    filemark, flush) and committed, and nothing more is read (``PipelineResult.stopped``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,8 @@ class Progress:
 class PipelineResult:
     summary: SessionSummary
     counters: Counters
+    stopped: bool = False
+    """Ended early by ``PipelineOptions.should_stop`` at a checkpoint."""
 
 
 class Pipeline:
@@ -182,6 +188,7 @@ class Pipeline:
         )
         self._started = time.monotonic()
         self._next_progress = 0.0
+        self.stopped = False
 
     def _report(self, path: str, exc: ItemException) -> None:
         with self._report_lock:  # scan and reader threads report concurrently
@@ -198,6 +205,8 @@ class Pipeline:
         self.readers.start()
         try:
             self._format()
+            if self.stopped:
+                self._stop_reading(scan_thread)
             summary = self.writer.close()
             self.write.drain()
             self.volumes.finish()
@@ -221,11 +230,17 @@ class Pipeline:
         c.rows = self.catalog.committed
         c.volumes = summary.volumes
         self._tick(force=True)
-        return PipelineResult(summary, c)
+        return PipelineResult(summary, c, stopped=self.stopped)
 
-    def _abandon(self) -> None:
-        """After a job-level failure: close what readers opened, end the partial part,
-        commit what earlier checkpoints sealed (flushed before the failure)."""
+    def _stop_reading(self, scan_thread: threading.Thread) -> None:
+        """A stop at a checkpoint: the scan and reader threads end, and the batches they had
+        prepared ahead are dropped (their open files closed); nothing of them was written."""
+        self.flow.stop.set()
+        scan_thread.join()
+        self.readers.join()
+        self._drop_queued()
+
+    def _drop_queued(self) -> None:
         with contextlib.suppress(queue.Empty):
             while True:
                 batch = self.order.get_nowait()
@@ -234,6 +249,11 @@ class Pipeline:
                     for item in batch.items:
                         if item.source is not None:
                             item.source.close()
+
+    def _abandon(self) -> None:
+        """After a job-level failure: close what readers opened, end the partial part,
+        commit what earlier checkpoints sealed (flushed before the failure)."""
+        self._drop_queued()
         with contextlib.suppress(Exception):
             self.write.close()
         with contextlib.suppress(Exception):
@@ -262,6 +282,10 @@ class Pipeline:
                 self.pool.give(batch.buffer)
             if self.checkpoints.due(self.counters.bytes):
                 self.checkpoints.run(self.items.covered(), self.counters.bytes)
+                stop = self.options.should_stop
+                if stop is not None and stop():
+                    self.stopped = True
+                    return
             self.write.check()
             if time.monotonic() >= self._next_progress:
                 self._tick()

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -222,6 +223,8 @@ class LibraryTarget:
         self.drive = drive.rpartition(":")[2] if drive else None
         self.name = f"{library}:{self.drive}" if self.drive else library
         self.refused: dict[str, str] = {}
+        self.avoid: Callable[[], set[str]] | None = None
+        """Media reserved by other jobs (the job manager sets it): never candidates."""
 
     @property
     def library(self) -> TapeLibrary:
@@ -231,6 +234,8 @@ class LibraryTarget:
         """Writable media in the library, in the order they are tried (module docstring)."""
         inv = self.library.inventory()
         skip = set(exclude) | set(self.refused)
+        if self.avoid is not None:
+            skip |= self.avoid()
         present = {e.barcode for e in inv.elements if e.full and e.barcode and not e.cleaning}
         known = [m for m in self.store.list_media(pool=self.pool) if m.barcode in present]
         found: list[tuple[str, Medium | None]] = []

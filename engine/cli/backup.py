@@ -27,6 +27,7 @@ from engine.backup.scan import ScanOptions
 from engine.cli.backup_options import (
     BadOption,
     check_patterns,
+    parse_checkpoint_bytes,
     parse_in_use,
     parse_record_size,
 )
@@ -84,11 +85,41 @@ def backup(
             "--name", help="Job name; runs with the same name form the incremental history."
         ),
     ] = None,
+    checkpoint_bytes: Annotated[
+        str | None,
+        typer.Option(
+            "--checkpoint-bytes",
+            help="Flush and commit the catalog every this many bytes (e.g. 16G; default: the "
+            "engine's, chosen to keep a drive streaming).",
+        ),
+    ] = None,
+    checkpoint_seconds: Annotated[
+        float | None,
+        typer.Option("--checkpoint-seconds", min=0.001, help="... or every this many seconds."),
+    ] = None,
+    restarts: Annotated[
+        int,
+        typer.Option(
+            "--restarts",
+            min=0,
+            help="Checkpoint restart: after a device failure (power loss, drive lost), continue "
+            "as a new run from the last checkpoint on other media, up to N times.",
+        ),
+    ] = 0,
+    resume: Annotated[
+        int | None,
+        typer.Option(
+            "--resume",
+            help="Run backup job N again; it continues from the last checkpoint of its "
+            "previous run if that run did not complete.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
     catalog: CatalogOpt = None,
 ) -> None:
     """Back up SOURCE to TARGET now; exit 0 clean, 1 with file exceptions, 2 failed."""
     from engine.backup.job import BackupSpec  # SQLAlchemy and the pipeline: only when needed
+    from engine.backup.pipeline import DEFAULT_CHECKPOINT_BYTES, DEFAULT_CHECKPOINT_SECONDS
 
     try:
         spec = BackupSpec(
@@ -102,10 +133,17 @@ def backup(
             in_use_policy=parse_in_use(in_use),
             record_size=parse_record_size(record_size),
             name=name,
+            checkpoint_bytes=(
+                parse_checkpoint_bytes(checkpoint_bytes)
+                if checkpoint_bytes is not None
+                else DEFAULT_CHECKPOINT_BYTES
+            ),
+            checkpoint_seconds=checkpoint_seconds or DEFAULT_CHECKPOINT_SECONDS,
+            restarts=restarts,
         )
     except BadOption as exc:
         fail(str(exc))
-    outcome = _run(spec, as_json=as_json, catalog=catalog)
+    outcome = _run(spec, as_json=as_json, catalog=catalog, job_id=resume)
     if as_json:
         print_json(json_result(outcome))
     else:
@@ -116,9 +154,9 @@ def backup(
     raise typer.Exit(outcome.exit_code)
 
 
-def _run(spec: Any, *, as_json: bool, catalog: str | None) -> Any:
+def _run(spec: Any, *, as_json: bool, catalog: str | None, job_id: int | None = None) -> Any:
     """``run_backup`` with a progress display; the outcome (never raises for a refusal)."""
-    from engine.backup.job import run_backup
+    from engine.backup.job import JobNotRunnable, run_backup
 
     mode = choose_mode(as_json=as_json)
     with open_site(catalog) as site:
@@ -127,14 +165,36 @@ def _run(spec: Any, *, as_json: bool, catalog: str | None) -> Any:
         if mode == BAR and spec.level == Level.FULL:
             options = ScanOptions(spec.includes, spec.excludes, spec.one_file_system)
             sizer = Sizer(spec.source, options)
+        resume = _resume_args(cat, job_id) if job_id is not None else {}
         view = ProgressView(mode, sizer)
         try:
-            return run_backup(spec, site, catalog=cat, actor=ACTOR, progress=view.update)
+            return run_backup(spec, site, catalog=cat, actor=ACTOR, progress=view.update, **resume)
+        except JobNotRunnable as exc:
+            view.close()
+            fail(exc.sentence)
         except KeyboardInterrupt:
             view.close()
             fail("interrupted: the run is recorded as CANCELED", EXIT_INTERRUPTED)
         finally:
             view.close()
+
+
+def _resume_args(catalog: Any, job_id: int) -> dict[str, Any]:
+    """``--resume N``: run job N again if it waits to run; if it ended, a new job continues
+    from its last run. Refusals are one line (exit 2)."""
+    from engine.catalog.jobs_model import UnknownJob
+    from engine.catalog.jobs_store import JobsStore
+    from engine.jobs.states import JobState
+
+    try:
+        job = JobsStore(catalog).get_job(job_id)
+    except UnknownJob as exc:
+        fail(f"{exc} See tapir jobs list.")
+    if job.type != "backup":
+        fail(f"Job {job_id} is a {job.type} job, not a backup.")
+    if job.state is JobState.ENDED:
+        return {"resume_from": job_id}
+    return {"job_id": job_id}
 
 
 def error_line(outcome: Any) -> str:

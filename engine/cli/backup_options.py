@@ -68,3 +68,16 @@ def check_patterns(option: str, patterns: list[str]) -> tuple[str, ...]:
         except ValueError as exc:
             raise BadOption(f"{option} {text!r}: {exc}") from None
     return tuple(patterns)
+
+
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*([KkMmGgTt](?:i?B)?|[Bb])?\s*$")
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_checkpoint_bytes(text: str) -> int:
+    """``--checkpoint-bytes``: ``16G``, ``512M``, ``1048576`` (binary units), at least 1."""
+    match = _SIZE_RE.match(text)
+    size = int(match.group(1)) * _SIZE_UNITS[(match.group(2) or "").upper()[:1]] if match else 0
+    if size < 1:
+        raise BadOption(f"--checkpoint-bytes {text!r}: write a size such as 16G, 512M or 1048576.")
+    return size

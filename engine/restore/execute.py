@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING
 from devices.tape_drive import TapeDrive
 from engine.format.reader import ArchiveReader, Entry, FormatError
 from engine.restore.extract import ChecksumMismatch, Extractor, FileResult, Outcome
-from engine.restore.plan import DISK, Plan, PlanError, Step, VolumePlan, disk_volume_path
+from engine.restore.plan import (
+    DISK,
+    Plan,
+    PlanError,
+    SessionInfo,
+    Step,
+    VolumePlan,
+    disk_volume_path,
+)
 from engine.restore.safepath import UnsafePath, components
 from engine.restore.select import is_link_member
 from engine.restore.sources import DiskSource, TapeSource
@@ -89,6 +97,9 @@ class PlanRunner:
         self.located: list[tuple[str, int, int]] = []
         self.records_read = 0
         self.bytes = 0
+        self._session: SessionInfo | None = None
+        """The session of the member being read: a member continued on the next volume
+        continues on that session's next part (a volume may hold several sessions)."""
 
     def run(self, plan: Plan) -> None:
         try:
@@ -103,7 +114,7 @@ class PlanRunner:
         if volume.kind == DISK:
 
             def next_disk(seq: int):
-                part = info.part(seq + 1)
+                part = (self._session or info).part(seq + 1)
                 return disk_volume_path(info, part.volume), part.volume, part.first_record
 
             return DiskSource(
@@ -113,7 +124,7 @@ class PlanRunner:
         tape = self.mounts.tape(volume.volume, library)
 
         def next_tape(seq: int) -> TapeSource | None:
-            part = info.part(seq + 1)
+            part = (self._session or info).part(seq + 1)
             nxt = TapeSource(
                 self.mounts.tape(part.volume), part.volume, info.record_size, next_tape
             )
@@ -128,6 +139,7 @@ class PlanRunner:
         last: Entry | None = None
         try:
             for step in volume.steps:
+                self._session = step.session
                 if source.volume != volume.volume:  # a member continued on the next volume
                     self._account(source)
                     source = self._open(volume)

@@ -114,17 +114,25 @@ def plan_restore(spec: RestoreSpec, site: Site, *, catalog: Catalog | None = Non
 
 
 def run_restore(
-    spec: RestoreSpec, site: Site, *, catalog: Catalog | None = None, actor: str = "tapir"
+    spec: RestoreSpec,
+    site: Site,
+    *,
+    catalog: Catalog | None = None,
+    actor: str = "tapir",
+    job_id: int | None = None,
 ) -> RestoreOutcome:
     """Run ``spec`` now (module docstring). Returns the outcome; raises only for programming
-    errors (and re-raises KeyboardInterrupt after recording CANCELED)."""
+    errors (and re-raises KeyboardInterrupt after recording CANCELED). ``job_id``: run this
+    existing restore job (QUEUED or WAITING: the job manager reserved its media) instead of
+    creating one."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
     root = os.path.abspath(os.path.expanduser(spec.root))
     name = f"{', '.join(spec.paths)} -> {root}"
-    job_id = jobs.create_job(JOB_TYPE, name, spec.to_dict(), actor=actor)
-    jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
+    if job_id is None:
+        job_id = jobs.create_job(JOB_TYPE, name, spec.to_dict(), actor=actor)
+        jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
     out = RestoreOutcome(job_id)
     try:
         out.plan = plan_restore(spec, site, catalog=catalog)

@@ -1,0 +1,115 @@
+"""What each job type does once its resources are reserved (runner.py calls these).
+
+backup: ``run_backup`` on the existing job, held to the reserved drive and away from media
+other jobs reserved, stopping at checkpoints on request (preemption, suspend, cancel) and
+resuming from the last checkpoint on its next run (engine/backup/resume.py).
+restore: ``run_restore`` on the existing job (not preemptable: it runs to its end).
+A type without an executor ends FAILED_TO_START: this tapir cannot run it yet.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from engine.backup.exceptions import InUseAction, InUsePolicy
+from engine.backup.job import JobNotRunnable, run_backup
+from engine.backup.job_spec import BackupSpec
+from engine.backup.levels import Level
+from engine.backup.targets import Target
+from engine.catalog.jobs_store import JobsStore
+from engine.jobs.states import CompletionStatus, JobState
+from engine.manager.resources import Kind
+from engine.manager.runner import Executor, JobContext
+
+
+def backup_spec_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> BackupSpec:
+    """The ``BackupSpec`` a job's ``spec`` (``BackupSpec.to_dict``) describes."""
+    policy = d.get("in_use_policy") or {}
+    known = {f.name for f in dataclasses.fields(BackupSpec)}
+    plain = {
+        k: d[k]
+        for k in ("pool", "one_file_system", "record_size", "checkpoint_bytes", "restarts")
+        if k in d and k in known and d[k] is not None
+    }
+    if "checkpoint_seconds" in d:
+        plain["checkpoint_seconds"] = float(d["checkpoint_seconds"])
+    return BackupSpec(
+        source=d["source"],
+        target=d["target"],
+        level=Level(d.get("level", Level.FULL.value)),
+        includes=tuple(d.get("includes", ())),
+        excludes=tuple(d.get("excludes", ())),
+        in_use_policy=InUsePolicy(
+            InUseAction(policy.get("action", InUseAction.FLAG.value)),
+            retries=int(policy.get("retries", 0)),
+            **({"retry_delay_s": policy["retry_delay_s"]} if "retry_delay_s" in policy else {}),
+        ),
+        name=name,
+        **plain,
+    )
+
+
+def backup(ctx: JobContext) -> None:
+    from engine.backup.target_tape import LibraryTarget
+
+    spec = ctx.extras.get("spec") or backup_spec_from_dict(ctx.job.spec, name=ctx.job.name)
+    drives = ctx.grant.of(Kind.DRIVE)
+
+    def hold_to_reservation(target: Target) -> None:
+        if isinstance(target, LibraryTarget):
+            if drives:
+                target.drive = drives[0].rpartition(":")[2]
+            target.avoid = ctx.others_media
+
+    try:
+        ctx.outcome = run_backup(
+            spec,
+            ctx.site,
+            catalog=ctx.catalog,
+            actor=ctx.actor,
+            progress=ctx.extras.get("progress"),
+            on_item_error=ctx.extras.get("on_item_error"),
+            job_id=ctx.job.id,
+            should_stop=ctx.should_stop,
+            stop_state=JobState.WAITING,
+            stop_as=ctx.stop_as,
+            prepare_target=hold_to_reservation,
+        )
+    except JobNotRunnable:
+        return  # canceled or suspended between the reservation and the start
+
+
+def restore(ctx: JobContext) -> None:
+    from engine.restore.extract import Overwrite
+    from engine.restore.job import RestoreSpec, run_restore
+
+    d = ctx.job.spec
+    spec = ctx.extras.get("spec") or RestoreSpec(
+        tuple(d["paths"]),
+        root=d.get("root", "/"),
+        as_of_job=d.get("as_of_job"),
+        overwrite=Overwrite(d.get("overwrite", Overwrite.NEVER.value)),
+    )
+    job = JobsStore(ctx.catalog).get_job(ctx.job.id)
+    if job.state not in (JobState.QUEUED, JobState.WAITING):
+        return
+    ctx.outcome = run_restore(spec, ctx.site, catalog=ctx.catalog, actor=ctx.actor, job_id=job.id)
+
+
+def unsupported(ctx: JobContext) -> None:
+    JobsStore(ctx.catalog).transition(
+        ctx.job.id,
+        JobState.ENDED,
+        actor=ctx.actor,
+        reason=f"This tapir cannot run {ctx.job.type} jobs yet.",
+        status=CompletionStatus.FAILED_TO_START,
+    )
+
+
+EXECUTORS: dict[str, Executor] = {"backup": backup, "restore": restore}
+
+
+def executor_for(job_type: str) -> Executor:
+    return EXECUTORS.get(job_type, unsupported)

@@ -1,0 +1,54 @@
+"""Helpers of the manager tests: a site over a small simulated library (two drives), jobs
+with explicit resources, and a dispatcher bound to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from engine.catalog.jobs_store import JobsStore
+from engine.jobs.states import JobState
+from engine.manager import queue
+from engine.manager.clock import ManualClock
+from engine.manager.config import ManagerConfig, StoragePolicy
+from engine.manager.dispatcher import Dispatcher
+from engine.manager.probe import SiteProber
+from engine.site import Site
+from tests.engine.backup.backup_util import make_site
+
+CONFIG = ManagerConfig(
+    lease_s=30.0,
+    heartbeat_s=0.2,
+    cleanup_interval_min=0.0,
+    storage_policies={"P": StoragePolicy("P", "lib1", 2)},
+)
+
+
+def site_at(tmp: Path) -> Site:
+    return make_site(tmp)
+
+
+def add_job(
+    site: Site,
+    type_: str,
+    resources: list[dict[str, Any]],
+    *,
+    priority: int = 100,
+    owner: str | None = None,
+    clock: ManualClock | None = None,
+) -> int:
+    jobs = JobsStore(site.catalog())
+    job_id = jobs.create_job(type_, f"{type_} {resources}", {"resources": resources}, priority)
+    queue.submit(site.catalog(), job_id, owner=owner, **({"clock": clock} if clock else {}))
+    return job_id
+
+
+def dispatcher(site: Site, clock: ManualClock, config: ManagerConfig = CONFIG) -> Dispatcher:
+    return Dispatcher(site.catalog(), config, SiteProber(site, config), clock=clock)
+
+
+def start(site: Site, job_id: int) -> None:
+    """What the runner does first: the job is RUNNING with a run open."""
+    jobs = JobsStore(site.catalog())
+    jobs.transition(job_id, JobState.RUNNING, actor="test", reason="Started.")
+    jobs.start_run(job_id)
