@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.backup.job import BackupSpec
+from engine.backup.job_spec import BackupSpec
 from engine.schedule.definitions import JobDefinition
 
 SCHEDULE_KEY = "schedule"
