@@ -307,6 +307,14 @@ def show_command(
 @app.command("run-now")
 def run_now_command(
     name: Annotated[str, typer.Argument(help="Definition name.")],
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Run it here, now (waiting for its resources), not by "
+            "tapir server; exit as tapir backup does.",
+        ),
+    ] = False,
     file: FileOpt = None,
     as_json: JsonOpt = False,
     catalog: CatalogOpt = None,
@@ -319,7 +327,44 @@ def run_now_command(
         definition = store.get(name)
     with open_site(catalog) as site:
         job_id = run_now(site.catalog(), definition, clock=SYSTEM_CLOCK, actor=ACTOR)
-    if as_json:
-        print_json({"job": job_id, "definition": name, "state": "QUEUED"})
+        if wait:
+            outcome = _run_here(site, job_id)
+    if not wait:
+        if as_json:
+            print_json({"job": job_id, "definition": name, "state": "QUEUED"})
+        else:
+            typer.echo(f"job {job_id}: QUEUED ({name}, Backup Now); see tapir jobs show {job_id}")
         return
-    typer.echo(f"job {job_id}: QUEUED ({name}, Backup Now); see tapir jobs show {job_id}")
+    _report(outcome, job_id, as_json=as_json)
+
+
+def _run_here(site: Any, job_id: int) -> Any:
+    """The queued job run by this process through the job manager (engine/manager/foreground)."""
+    from engine.manager.config import ManagerConfigError, load_manager_config
+    from engine.manager.foreground import run_managed
+
+    try:
+        config = load_manager_config()
+    except ManagerConfigError as exc:
+        fail(str(exc))
+
+    def waiting(job: Any, reason: str) -> None:
+        typer.echo(f"job {job.id}: {job.state.value}: {reason}", err=True)
+
+    return run_managed(site, site.catalog(), job_id, config, actor=ACTOR, on_wait=waiting)
+
+
+def _report(outcome: Any, job_id: int, *, as_json: bool) -> None:
+    """As ``tapir backup`` reports a run: summary, the error line, its exit code."""
+    from engine.cli.backup import error_line, json_result, summary_lines
+
+    if outcome is None:  # canceled or ended before it ran
+        fail(f"job {job_id} ended without running; see tapir jobs show {job_id}", 1)
+    if as_json:
+        print_json(json_result(outcome))
+    else:
+        for line in summary_lines(outcome):
+            typer.echo(line)
+    if outcome.error:
+        typer.echo(f"tapir: {error_line(outcome)}", err=True)
+    raise typer.Exit(outcome.exit_code)

@@ -108,3 +108,21 @@ def test_schedule_tick_submits_what_is_due(tapir: Tapir, tmp_path: Path) -> None
     (tapir.home / "jobs.toml").write_text("[jobs.x]\n")
     result = tapir("schedule", "tick")
     assert result.returncode == 2 and "jobs.x: source is required" in result.stderr
+
+
+def test_run_now_wait_runs_the_backup_here(tmp_path: Path) -> None:
+    src, disk = tmp_path / "src", tmp_path / "disk"
+    src.mkdir()
+    disk.mkdir()
+    (src / "a.txt").write_text("backed up now\n")
+    config = tmp_path / "tapir.toml"
+    config.write_text(f'[[mount_paths]]\npath = "{disk}"\nreserve = 0\n')
+    tapir = Tapir(tmp_path, config=config)
+    tapir.ok("job", "create", "now", "--source", str(src), "--to", str(disk))
+    result = tapir.json("job", "run-now", "now", "--wait")
+    assert result["status"] == "COMPLETED" and result["exit_code"] == 0
+    (row,) = tapir.json("jobs", "list")
+    assert row["id"] == result["job"] and row["name"] == "now" and row["status"] == "COMPLETED"
+    tapir.ok("job", "edit", "now", "--to", str(tmp_path / "nowhere"))
+    failed = tapir("job", "run-now", "now", "--wait")
+    assert failed.returncode == 2 and "FAILED_TO_START" in failed.stderr
