@@ -7,6 +7,7 @@ fresh install works with no setup. Schema::
 
     catalog = "sqlite:////var/lib/tapir/catalog.sqlite"   # default <data dir>/catalog.sqlite
     default_pool = "default"                               # pool of media labeled without --pool
+    job_definitions = "jobs.toml"  # scheduled jobs (engine/schedule); default <data dir>/jobs.toml
 
     [[libraries]]                  # a real (or daemon-served) library: changer + drives
     name = "lib1"
@@ -58,6 +59,7 @@ _POOL_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _TOP_KEYS = {
     "catalog": str,
     "default_pool": str,
+    "job_definitions": str,
     "libraries": list,
     "drives": list,
     "mount_paths": list,
@@ -130,6 +132,8 @@ class SiteConfig:
     catalog: str | None = None
     default_pool: str = DEFAULT_POOL
     source: str = BUILTIN_SOURCE
+    job_definitions: Path | None = None
+    """The job definitions file (engine/schedule/store.py); None: <data dir>/jobs.toml."""
 
     def library(self, name: str | None) -> LibrarySpec:
         """The library called ``name`` (None: the first one). SiteError naming the known ones."""
@@ -255,6 +259,9 @@ class _Validator:
         catalog = top.get("catalog")
         if catalog is not None and not catalog.strip():
             raise self.fail("catalog", "must be a SQLAlchemy URL, not empty")
+        definitions = top.get("job_definitions")
+        if definitions is not None and not definitions.strip():
+            raise self.fail("job_definitions", "must be a file path, not empty")
         libraries = [
             self.library(f"libraries[{i}]", entry)
             for i, entry in enumerate(top.get("libraries", []), 1)
@@ -276,6 +283,7 @@ class _Validator:
             catalog=catalog,
             default_pool=default_pool,
             source=self.source,
+            job_definitions=self.path(definitions) if definitions else None,
         )
 
     def unique(self, section: str, names: list[str], what: str) -> None:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import backup, devices, drive, jobs, library, media, restore, server, sim
+from engine.cli import (
+    backup,
+    devices,
+    drive,
+    job_defs,
+    jobs,
+    library,
+    media,
+    restore,
+    schedule_cmd,
+    server,
+    sim,
+)
 
 app = typer.Typer(
     name="tapir",
@@ -21,6 +33,8 @@ app.add_typer(drive.app, name="drive")
 app.add_typer(library.app, name="library")
 app.add_typer(media.app, name="media")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(job_defs.app, name="job")
+app.add_typer(schedule_cmd.app, name="schedule")
 
 
 @app.callback()
