@@ -33,6 +33,7 @@ from engine.backup.scan import Kind
 from engine.catalog.db import Catalog
 from engine.catalog.files_model import (
     ROW_FIELDS,
+    BackupRun,
     Change,
     FileRow,
     FileVersion,
@@ -42,7 +43,7 @@ from engine.catalog.files_model import (
     normalize,
     split_path,
 )
-from engine.catalog.schema import files, runs, session_parts, sessions
+from engine.catalog.schema import files, jobs, runs, session_parts, sessions
 from engine.jobs.states import SUCCESS_STATUSES
 
 
@@ -323,6 +324,34 @@ class FilesStore:
             for r in conn.execute(query):
                 latest[r.job_id] = r.id
         return list(latest.values())
+
+    def backup_runs(self) -> list[BackupRun]:
+        """Every started backup run (a run with a level), newest end first (unended last).
+
+        One query over ``runs`` (one row per backup, thousands at most): points in time
+        (engine/restore/asof.py) resolve chains from it in memory, not with a query per link.
+        """
+        query = (
+            sa.select(
+                runs.c.id,
+                runs.c.job_id,
+                jobs.c.name,
+                runs.c.number,
+                runs.c.base_run_id,
+                runs.c.ended_at,
+                runs.c.status,
+            )
+            .join(jobs, jobs.c.id == runs.c.job_id)
+            .where(runs.c.level.is_not(None), runs.c.started_at.is_not(None))
+        )
+        with self.catalog.read() as conn:
+            found = [
+                BackupRun(*r[:6], r.status in _SUCCESS)  # type: ignore[call-arg]
+                for r in conn.execute(query)
+            ]
+        never = datetime.min.replace(tzinfo=UTC)
+        found.sort(key=lambda r: (r.ended_at or never, r.id), reverse=True)
+        return found
 
     def _directory(self, chain: Sequence[int], directory: bytes) -> dict[bytes, FileRow]:
         query = self._select(files.c.run_id.in_(chain), files.c.parent == directory)

@@ -27,6 +27,7 @@ from engine.catalog.jobs_store import JobsStore
 from engine.format.index import IndexError_
 from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
+from engine.restore.asof import LATEST, AsOf, NoSuchPoint
 from engine.restore.execute import PlanRunner
 from engine.restore.extract import Extractor, FileResult, Outcome, Overwrite
 from engine.restore.plan import Plan, PlanError, build_plan, locate_volumes
@@ -51,14 +52,15 @@ class RestoreSpec:
     paths: tuple[str, ...]
     root: str = "/"
     """Members are written at ``root`` + their absolute path as backed up."""
-    as_of_job: int | None = None
+    as_of: AsOf = LATEST
+    """The point in time (asof.py ``parse_as_of``): latest, a job, a run or a date."""
     overwrite: Overwrite = Overwrite.NEVER
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "paths": list(self.paths),
             "root": os.path.abspath(self.root),
-            "as_of_job": self.as_of_job,
+            "as_of": self.as_of.to_dict(),
             "overwrite": Overwrite(self.overwrite).value,
         }
 
@@ -105,9 +107,10 @@ class RestoreOutcome:
 
 
 def plan_restore(spec: RestoreSpec, site: Site, *, catalog: Catalog | None = None) -> Plan:
-    """The media plan for ``spec`` with where each volume is; raises ``SelectionError``."""
+    """The media plan for ``spec`` with where each volume is; raises ``SelectionError``,
+    ``asof.NoSuchPoint``."""
     files = FilesStore(catalog if catalog is not None else site.catalog())
-    selection = select(files, list(spec.paths), as_of_job=spec.as_of_job)
+    selection = select(files, list(spec.paths), as_of=spec.as_of)
     plan = build_plan(files, selection.chosen)
     locate_volumes(plan, site)
     return plan
@@ -128,7 +131,7 @@ def run_restore(
     out = RestoreOutcome(job_id)
     try:
         out.plan = plan_restore(spec, site, catalog=catalog)
-    except (SelectionError, *FAILURES) as exc:
+    except (SelectionError, NoSuchPoint, *FAILURES) as exc:
         return _end(jobs, out, actor, started, exc)
     jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Started.")
     out.run_id = jobs.start_run(job_id).id
