@@ -225,7 +225,8 @@ class PlanRunner:
             if isinstance(exc, FormatError):
                 raise
             why = exc.strerror or str(exc)
-            self.report(FileResult(shown, Outcome.FAILED, why, "restore.os_error"))
+            code = getattr(exc, "code", "restore.os_error")
+            self.report(FileResult(shown, Outcome.FAILED, why, code))
             return
         if outcome is Outcome.RESTORED:
             self.bytes += member.size if member.kind.value == "f" else 0
