@@ -235,8 +235,8 @@ class PlanRunner:
                 FileResult(
                     shown,
                     Outcome.WARNING,
-                    f"restored as stored, but it was {row.exception_category} at backup: "
-                    f"{row.exception_sentence or ''}".rstrip(": "),
+                    f"restored as stored, but it was {row.exception_category.replace('_', ' ')} "
+                    f"at backup: {row.exception_sentence or ''}".rstrip(": "),
                     f"restore.{row.exception_category}",
                 )
             )
