@@ -357,9 +357,13 @@ class FilesStore:
         query = self._select(files.c.run_id.in_(chain), files.c.parent == directory)
         return resolve(self._rows(query), chain)
 
-    def list_directory(self, directory: bytes | str, run_id: int) -> list[FileRow]:
-        """The entries of ``directory`` as of ``run_id`` (its chain resolved), by name."""
-        found = self._directory(self.chain(run_id), normalize(directory))
+    def list_directory(
+        self, directory: bytes | str, run_id: int, *, chain: Sequence[int] | None = None
+    ) -> list[FileRow]:
+        """The entries of ``directory`` as of ``run_id`` (its chain resolved), by name.
+        ``chain``: ``run_id``'s chain when the caller already has it (saves a query a link)."""
+        chain = chain if chain is not None else self.chain(run_id)
+        found = self._directory(chain, normalize(directory))
         return sorted(found.values(), key=lambda r: r.path)
 
     def list_directory_as_of(

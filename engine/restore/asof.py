@@ -232,3 +232,18 @@ class PointInTime:
             f"{shown} is in no backup as of {self.as_of.describe()}; tapir browse {shown} lists "
             "its versions."
         )
+
+
+def list_as_of(
+    files: FilesStore, path: bytes | str, as_of: AsOf = LATEST
+) -> tuple[PointInTime, Found, list[FileRow]]:
+    """``tapir ls``: the entries of directory ``path`` at ``as_of`` (a file: itself), with the
+    run they are taken from. Raises ``NoSuchPoint`` (the sentence says why)."""
+    point = PointInTime(files, as_of)
+    found = point.find(path)
+    if found is None or found.deleted:
+        raise NoSuchPoint(point.missing(path))
+    if found.row.kind != "directory":
+        return point, found, [found.row]
+    chain = point.chain(found.run_id)
+    return point, found, files.list_directory(path, found.run_id, chain=chain)
