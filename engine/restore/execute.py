@@ -184,8 +184,10 @@ class PlanRunner:
         expected = src.path
         found = None
         if entry is not None:
-            found = session.source.rstrip(b"/") + b"/" + entry.member.name
-            if entry.member.name in (b".", b""):
+            name = entry.member.name
+            found = session.source.rstrip(b"/") + b"/" + name
+            single = expected == session.source and name == os.path.basename(session.source)
+            if name in (b".", b"") or single:  # the source itself (a file: by its base name)
                 found = session.source
         if entry is None or found != expected:
             name = os.fsdecode(entry.member.name) if entry is not None else "no member"

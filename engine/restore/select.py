@@ -3,7 +3,8 @@ the latest version or as of a job / point in time").
 
 A request names absolute paths as backed up; a path with ``*``, ``?`` or ``[`` is a glob,
 matched with ``fnmatch`` against full paths below its longest literal directory. A directory
-brings everything below it. Each path (a glob: its base directory) is taken from the run
+brings everything below it; where two requests overlap, the more specific one (deeper base)
+gives the version of what both hold. Each path (a glob: its base directory) is taken from the run
 ``asof.PointInTime`` finds for it (the latest backups, a job, a run or a date), with that run's
 incremental chain resolved (``FilesStore.descendants``): a file deleted by then is not
 restored, an unchanged file comes from the older run of the chain that stored it.
@@ -89,10 +90,13 @@ def select(files: FilesStore, paths: list[str | bytes], *, as_of: AsOf = LATEST)
     ``SelectionError``, ``asof.NoSuchPoint``."""
     point = PointInTime(files, as_of)
     rows: dict[bytes, FileRow] = {}
-    for raw in paths:
-        path = os.fsencode(raw) if isinstance(raw, str) else raw
+    requests = [os.fsencode(p) if isinstance(p, str) else p for p in paths]
+    bases = {p: _literal_base(p) if is_glob(p) else normalize(p) for p in requests}
+    # Overlapping requests: the most specific (deepest base) is taken last and wins a path
+    # both hold, whatever order they were given in.
+    for path in sorted(requests, key=lambda p: bases[p].count(b"/")):
         glob = is_glob(path)
-        base = _literal_base(path) if glob else normalize(path)
+        base = bases[path]
         found_at = point.find(base)
         if found_at is None or found_at.deleted:
             raise SelectionError(point.missing(base))
