@@ -6,7 +6,8 @@ volumes, where they are now, how many members each) and moves nothing. Files are
 ROOT + their absolute path as backed up (ROOT ``/``: the original location).
 
 Exit codes: 0 every file restored; 1 some files failed, came with a warning (in use or
-corrupted at backup) or were kept by the overwrite policy, the rest restored; 2 nothing
+corrupted at backup), were kept by the overwrite policy or were never stored (skipped at
+backup), the rest restored; 2 nothing
 selected, a bad option, or the run failed (one line on stderr; the job records it).
 """
 
@@ -80,7 +81,8 @@ def restore(
         typer.echo(f"job {out.job_id}: {out.status.value}")
         typer.echo(
             f"  restored: {restored} files, {format_bytes(out.bytes)} in {out.seconds:.1f} s; "
-            f"kept {out.count(Outcome.KEPT)}, failed {out.count(Outcome.FAILED)}"
+            f"kept {out.count(Outcome.KEPT)}, not stored {out.count(Outcome.NOT_STORED)}, "
+            f"failed {out.count(Outcome.FAILED)}"
         )
         shown = [r for r in out.results if r.outcome is not Outcome.RESTORED]
         for r in shown[:SHOWN_FILES]:

@@ -44,6 +44,8 @@ class Outcome(StrEnum):
     WARNING = "restored_with_warning"
     KEPT = "kept"
     """An existing file the overwrite policy kept."""
+    NOT_STORED = "not_stored"
+    """Selected, but its data never went to media (skipped at backup): nothing to restore."""
     FAILED = "failed"
 
 

@@ -1,6 +1,6 @@
 """Files flagged at backup (in use, corrupted) are restored as stored, with a warning that
-says so in the outcome, the CLI's lines and its ``--json``; the run ends
-COMPLETED_WITH_EXCEPTIONS (exit 1)."""
+says so in the outcome, the CLI's lines and its ``--json``; a file skipped at backup is listed
+as not stored with the backup's reason; the run ends COMPLETED_WITH_EXCEPTIONS (exit 1)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,11 @@ def test_flagged_files_restore_with_a_warning(tmp_path: Path, monkeypatch: pytes
     bad = os.urandom(300_000)
     (src / "bad.bin").write_bytes(bad)
     (src / "busy.log").write_text("being written\n")
+    (src / "gone.txt").write_text("vanishes before it is read\n")
 
     def opener(path: str):
+        if path.endswith("gone.txt"):
+            os.unlink(path)  # skipped at backup (vanished): in the catalog, not on tape
         raw = open_source(path)
         return FailingAt(raw, 4096) if path.endswith("bad.bin") else raw
 
@@ -62,8 +65,13 @@ def test_flagged_files_restore_with_a_warning(tmp_path: Path, monkeypatch: pytes
     got = json.loads(result.stdout)
     assert got["status"] == "COMPLETED_WITH_EXCEPTIONS" and got["exit_code"] == 1
     assert got["warnings"] == 2 and got["failed"] == 0 and got["restored"] == 4
+    assert got["not_stored"] == 1
     flagged = {os.path.basename(f["path"]): f for f in got["files"]}
-    assert flagged.keys() == {"bad.bin", "busy.log"}
+    assert flagged.keys() == {"bad.bin", "busy.log", "gone.txt"}
+    assert flagged["gone.txt"]["outcome"] == "not_stored"
+    assert flagged["gone.txt"]["code"] == "restore.skipped"
+    assert "not restored: it was skipped at backup" in flagged["gone.txt"]["message"]
+    assert "vanished" in flagged["gone.txt"]["message"]
     assert flagged["bad.bin"]["outcome"] == "restored_with_warning"
     assert flagged["bad.bin"]["code"] == "restore.corrupted"
     assert "it was corrupted at backup" in flagged["bad.bin"]["message"]
@@ -88,3 +96,4 @@ def test_flagged_files_restore_with_a_warning(tmp_path: Path, monkeypatch: pytes
         for line in lines
     ), text.stdout
     assert any("busy.log: restored as stored, but it was in use at backup" in x for x in lines)
+    assert any(x.startswith("not_stored: ") and "gone.txt: not restored" in x for x in lines)
