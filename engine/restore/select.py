@@ -2,12 +2,13 @@
 the latest version or as of a job / point in time").
 
 A request names absolute paths as backed up; a path with ``*``, ``?`` or ``[`` is a glob,
-matched with ``fnmatch`` against full paths below its longest literal directory. A directory
-brings everything below it; where two requests overlap, the more specific one (deeper base)
-gives the version of what both hold. Each path (a glob: its base directory) is taken from the run
-``asof.PointInTime`` finds for it (the latest backups, a job, a run or a date), with that run's
-incremental chain resolved (``FilesStore.descendants``): a file deleted by then is not
-restored, an unchanged file comes from the older run of the chain that stored it.
+matched component by component as a shell does (``/srv/*/logs``: ``*`` never crosses a ``/``)
+below its longest literal directory. A directory, named or matched, brings everything below
+it; where two requests overlap, the more specific one (deeper base) gives the version of what
+both hold. Each path (a glob: its base directory) is taken from the run ``asof.PointInTime``
+finds for it (the latest backups, a job, a run or a date), with that run's incremental chain
+resolved (``FilesStore.descendants``): a file deleted by then is not restored, an unchanged
+file comes from the older run of the chain that stored it.
 Rows never stored (skipped files, deletions) are left out and counted in ``not_stored``.
 """
 
@@ -60,6 +61,15 @@ def is_glob(path: bytes) -> bool:
     return any(c in GLOB_CHARS for c in path)
 
 
+def matches(path: bytes, pattern: list[bytes]) -> bool:
+    """Shell-like: each component of the pattern matches one component of the path (``*``
+    does not cross ``/``), and whatever lies below a matching path goes with it."""
+    parts = path.split(b"/")
+    if len(parts) < len(pattern):
+        return False
+    return all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern, strict=False))
+
+
 def _literal_base(pattern: bytes) -> bytes:
     """``/srv/a/*.txt`` -> ``/srv/a``: the directory above the first glob component."""
     parts = pattern.split(b"/")
@@ -104,7 +114,8 @@ def select(files: FilesStore, paths: list[str | bytes], *, as_of: AsOf = LATEST)
         top = found_at.row
         found = [top] + (files.descendants(run_id, base) if top.kind == "directory" else [])
         if glob:
-            found = [r for r in found if fnmatch.fnmatchcase(r.path, path)]
+            pattern = path.split(b"/")
+            found = [r for r in found if matches(r.path, pattern)]
         if not found:
             raise SelectionError(
                 f"Nothing matches {os.fsdecode(path)} as of {as_of.describe()} (run {run_id}); "

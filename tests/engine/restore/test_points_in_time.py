@@ -86,6 +86,36 @@ def test_a_deleted_file_comes_back_at_its_latest_version(tmp_path: Path) -> None
             select(files, [str(gone)], as_of=AsOf(at=datetime.now(UTC)))
 
 
+def test_globs_and_directories_at_a_point(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    outs = []
+    with make_site(tmp_path) as site:
+        for n, level in enumerate(LEVELS[:4]):
+            evolve(src, n)
+            outs.append(backup(site, src, level=level))
+        files = FilesStore(site.catalog())
+
+        def names(pattern: Path, point: AsOf) -> set[str]:
+            chosen = select(files, [str(pattern)], as_of=point).chosen
+            return {os.path.relpath(os.fsdecode(c.row.path), src) for c in chosen}
+
+        at_run3 = AsOf(run=outs[2].run_id)
+        assert names(src / "dir?" / "*.txt", at_run3) == {"dir2/c.txt", "dir2/d.txt"}
+        first = AsOf(job=outs[0].job_id)
+        assert names(src / "*.txt", first) == {"a.txt", "b.txt", "hard.txt", "hard2.txt"}
+        assert names(src / "*.txt", AsOf()) == {"a.txt", "hard.txt", "new.txt"}
+        assert names(src / "keep", at_run3) == {"keep", "keep/k2.bin"}
+        assert names(src / "ke?p", first) == {"keep", "keep/k.bin"}, "below a match: all"
+        with pytest.raises(SelectionError, match="Nothing matches"):
+            select(files, [str(src / "dir*" / "c.*")])
+        dst = tmp_path / "dst"
+        out = run_restore(RestoreSpec((str(src / "dir*"),), root=str(dst)), site)
+        assert out.status is CompletionStatus.COMPLETED, out.to_dict()
+    got = restored_at(dst, src)
+    assert sorted(os.listdir(got)) == ["dir3"]
+    assert compare_trees(src / "dir3", got / "dir3") == []
+
+
 def test_points_that_hold_nothing_are_refused(tmp_path: Path) -> None:
     src = tmp_path / "src"
     before = datetime.now(UTC) - timedelta(seconds=1)
