@@ -169,6 +169,14 @@ def summary_lines(outcome: Any) -> list[str]:
         f"{format_bytes(c.bytes)} in {outcome.seconds:.1f} s ({rate})",
         f"  volumes: {volumes}",
     ]
+    against = outcome.detail.value if outcome.detail is not None else None
+    if outcome.level.value != "full" and against == "up_to_date":
+        lines.append("  against the previous run: up_to_date (nothing added, changed or deleted)")
+    elif outcome.level.value != "full" and against == "modified":
+        lines.append(
+            f"  against the previous run: modified ({c.added} added, {c.changed} changed, "
+            f"{c.deleted} deleted: tapir jobs show {outcome.job_id} --changes)"
+        )
     if c.unchanged or c.excluded:
         lines.append(f"  not stored: {c.unchanged} unchanged, {c.excluded} excluded")
     if c.with_exceptions:

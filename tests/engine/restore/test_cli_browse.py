@@ -75,6 +75,12 @@ def test_incremental_chain_through_the_cli(tmp_path: Path) -> None:
         out = tapir.json("restore", str(src), "--as-of", as_of, "--to", str(dst))
         assert out["status"] == "COMPLETED", out
         assert compare_trees(snaps[n], restored_at(dst, src)) == [], as_of
+    # the backup's own lines say it against the previous run
+    text = tapir.ok("backup", str(src), "--to", "lib1", "--level", "incremental")
+    assert "  against the previous run: up_to_date (nothing added, changed or deleted)" in text
+    (src / "later.txt").write_text("later\n")
+    text = tapir.ok("backup", str(src), "--to", "lib1", "--level", "incremental")
+    assert "against the previous run: modified (1 added, 1 changed, 0 deleted: tapir jobs" in text
     line = one_error_line(tapir("restore", str(src), "--as-of", "job:999"), 2)
     assert "Job 999 has no successful backup run" in line
     line = one_error_line(tapir("restore", str(src), "--as-of", "2001-01-01"), 2)
