@@ -8,6 +8,10 @@ What it measures, on a fresh SQLite catalog (engine/catalog/db.py: WAL, synchron
   checkpoint), the tree being 1,000-entry directories plus one 10,000-entry directory;
 - the same for 100,000 rows with ``synchronous=FULL``, to show what an fsync per commit costs;
 - listing one 1,000-entry directory as of an incremental run (chain of two runs);
+- ``tapir ls DIR`` (the latest point in time: engine/restore/asof.py ``list_as_of``) of a
+  1,000-entry and of the 10,000-entry directory, and ``tapir browse PATH`` (every version of
+  one file), each as the query alone and as the whole command (a ``tapir`` process on the
+  catalog, interpreter start included) — issue 5's target is under 1 s;
 - the previous-run lookup for the 10,000-file directory (one query, ``previous_directory``,
   what ``BaseView`` does per directory) against loading the whole tree's map at once
   (``previous_map``), with the memory the map takes (RSS growth).
@@ -25,6 +29,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -38,6 +45,7 @@ from engine.catalog.files_model import Change, FileRow, SessionPart
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus
+from engine.restore.asof import list_as_of
 
 ROOT = b"/data"
 DIR_ENTRIES = 1_000
@@ -133,6 +141,22 @@ def timed(fn: object, *args: object) -> tuple[object, float]:
     return result, time.perf_counter() - start
 
 
+def command_seconds(tmp: Path, url: str, *args: str) -> float:
+    """Wall time of one ``tapir`` command on the catalog (its own data dir: nothing else read)."""
+    env = dict(os.environ, TAPIR_HOME=str(Path(tmp) / "home"))
+    env["XDG_CONFIG_HOME"] = str(Path(tmp) / "config")
+    env.pop("TAPIR_CONFIG", None)
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "engine.cli.main", *args, "--catalog", url],
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1_000_000)
@@ -151,7 +175,17 @@ def main() -> None:
         prev_map, map_s = timed(store.previous_map, incr, ROOT)
         map_mib = (psutil.Process().memory_info().rss - rss) / 2**20
         size_mib = (Path(tmp) / "catalog.sqlite").stat().st_size / 2**20
+        one_dir = (ROOT + b"/d0042").decode()
+        one_file = one_dir + "/f100"
+        ls_rows, ls_s = timed(lambda: list_as_of(store, one_dir)[2])
+        big_rows, big_s = timed(lambda: list_as_of(store, ROOT + b"/big")[2])
+        versions, browse_s = timed(store.versions, one_file)
         catalog.close()
+        url = f"sqlite:///{Path(tmp) / 'catalog.sqlite'}"
+        cli_ls_s = command_seconds(Path(tmp), url, "ls", one_dir)
+        cli_big_s = command_seconds(Path(tmp), url, "ls", (ROOT + b"/big").decode())
+        cli_browse_s = command_seconds(Path(tmp), url, "browse", one_file)
+        cli_help_s = command_seconds(Path(tmp), url, "browse", "--help")
 
         full_catalog = open_catalog(f"sqlite:///{Path(tmp) / 'full-sync.sqlite'}")
         sa.event.listen(
@@ -176,6 +210,19 @@ def main() -> None:
             f"{size_mib:,.0f} MiB ({size_mib * 2**20 / (args.files * 1.01):,.0f} B/row)",
         ),
         (f"list a {len(listing)}-entry directory (2-run chain)", f"{list_s * 1000:.1f} ms"),  # type: ignore[arg-type]
+        (
+            f"tapir ls of a {len(ls_rows)}-entry directory",  # type: ignore[arg-type]
+            f"{ls_s * 1000:.1f} ms query, {cli_ls_s:.2f} s command",
+        ),
+        (
+            f"tapir ls of the {len(big_rows):,}-entry directory",  # type: ignore[arg-type]
+            f"{big_s * 1000:.1f} ms query, {cli_big_s:.2f} s command",
+        ),
+        (
+            f"tapir browse of one file ({len(versions)} versions)",  # type: ignore[arg-type]
+            f"{browse_s * 1000:.1f} ms query, {cli_browse_s:.2f} s command",
+        ),
+        ("tapir start-up alone (browse --help)", f"{cli_help_s:.2f} s"),
         (f"previous run, {len(prev_dir)}-file directory", f"{dir_s * 1000:.1f} ms (one query)"),  # type: ignore[arg-type]
         (
             f"previous run, whole tree ({len(prev_map):,} paths)",

@@ -145,3 +145,19 @@ class FileVersion:
     run_number: int
     run_ended_at: datetime | None
     session_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class BackupRun:
+    """A backup run as points in time see it (``FilesStore.backup_runs``)."""
+
+    id: int
+    job_id: int
+    job_name: str
+    """Backups of the same name are one history (engine/backup/job.py): one lineage."""
+    number: int
+    base_run_id: int | None
+    """The run an incremental or differential compared against (its chain's next link)."""
+    ended_at: datetime | None
+    succeeded: bool
+    """Ended COMPLETED or COMPLETED_WITH_EXCEPTIONS: its files can be restored."""

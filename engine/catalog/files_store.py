@@ -33,6 +33,7 @@ from engine.backup.scan import Kind
 from engine.catalog.db import Catalog
 from engine.catalog.files_model import (
     ROW_FIELDS,
+    BackupRun,
     Change,
     FileRow,
     FileVersion,
@@ -42,7 +43,7 @@ from engine.catalog.files_model import (
     normalize,
     split_path,
 )
-from engine.catalog.schema import files, runs, session_parts, sessions
+from engine.catalog.schema import files, jobs, runs, session_parts, sessions
 from engine.jobs.states import SUCCESS_STATUSES
 
 
@@ -324,13 +325,45 @@ class FilesStore:
                 latest[r.job_id] = r.id
         return list(latest.values())
 
+    def backup_runs(self) -> list[BackupRun]:
+        """Every started backup run (a run with a level), newest end first (unended last).
+
+        One query over ``runs`` (one row per backup, thousands at most): points in time
+        (engine/restore/asof.py) resolve chains from it in memory, not with a query per link.
+        """
+        query = (
+            sa.select(
+                runs.c.id,
+                runs.c.job_id,
+                jobs.c.name,
+                runs.c.number,
+                runs.c.base_run_id,
+                runs.c.ended_at,
+                runs.c.status,
+            )
+            .join(jobs, jobs.c.id == runs.c.job_id)
+            .where(runs.c.level.is_not(None), runs.c.started_at.is_not(None))
+        )
+        with self.catalog.read() as conn:
+            found = [
+                BackupRun(*r[:6], r.status in _SUCCESS)  # type: ignore[call-arg]
+                for r in conn.execute(query)
+            ]
+        never = datetime.min.replace(tzinfo=UTC)
+        found.sort(key=lambda r: (r.ended_at or never, r.id), reverse=True)
+        return found
+
     def _directory(self, chain: Sequence[int], directory: bytes) -> dict[bytes, FileRow]:
         query = self._select(files.c.run_id.in_(chain), files.c.parent == directory)
         return resolve(self._rows(query), chain)
 
-    def list_directory(self, directory: bytes | str, run_id: int) -> list[FileRow]:
-        """The entries of ``directory`` as of ``run_id`` (its chain resolved), by name."""
-        found = self._directory(self.chain(run_id), normalize(directory))
+    def list_directory(
+        self, directory: bytes | str, run_id: int, *, chain: Sequence[int] | None = None
+    ) -> list[FileRow]:
+        """The entries of ``directory`` as of ``run_id`` (its chain resolved), by name.
+        ``chain``: ``run_id``'s chain when the caller already has it (saves a query a link)."""
+        chain = chain if chain is not None else self.chain(run_id)
+        found = self._directory(chain, normalize(directory))
         return sorted(found.values(), key=lambda r: r.path)
 
     def list_directory_as_of(

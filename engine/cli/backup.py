@@ -245,7 +245,12 @@ def _resume_args(catalog: Any, job_id: int) -> dict[str, Any]:
     from engine.catalog.jobs_model import UnknownJob
     from engine.catalog.jobs_store import JobsStore
     from engine.jobs.states import JobState
+    from engine.manager.config import load_manager_config
+    from engine.manager.sweeper import Sweeper
 
+    # a run whose process died (SIGKILL, a crash) is ended first, as the server's sweeper
+    # would: RESUMED and the job queued again when it is restartable
+    Sweeper(catalog, load_manager_config()).sweep()
     try:
         job = JobsStore(catalog).get_job(job_id)
     except UnknownJob as exc:
@@ -294,6 +299,14 @@ def summary_lines(outcome: Any) -> list[str]:
         f"{format_bytes(c.bytes)} in {outcome.seconds:.1f} s ({rate})",
         f"  volumes: {volumes}",
     ]
+    against = outcome.detail.value if outcome.detail is not None else None
+    if outcome.level.value != "full" and against == "up_to_date":
+        lines.append("  against the previous run: up_to_date (nothing added, changed or deleted)")
+    elif outcome.level.value != "full" and against == "modified":
+        lines.append(
+            f"  against the previous run: modified ({c.added} added, {c.changed} changed, "
+            f"{c.deleted} deleted: tapir jobs show {outcome.job_id} --changes)"
+        )
     if c.unchanged or c.excluded:
         lines.append(f"  not stored: {c.unchanged} unchanged, {c.excluded} excluded")
     if c.with_exceptions:

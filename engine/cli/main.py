@@ -6,6 +6,7 @@ import typer
 
 from engine.cli import (
     backup,
+    browse,
     devices,
     drive,
     job_defs,
@@ -27,6 +28,8 @@ app = typer.Typer(
 app.command("backup")(backup.backup)
 app.command("restore")(restore.restore)
 app.command("server")(server.server)
+app.command("ls")(browse.ls)
+app.command("browse")(browse.browse)
 app.add_typer(sim.app, name="sim")
 app.add_typer(devices.app, name="devices")
 app.add_typer(drive.app, name="drive")

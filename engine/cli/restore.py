@@ -1,11 +1,13 @@
-"""``tapir restore PATH... [--as-of JOB] [--to ROOT] [--overwrite POLICY] [--plan] [--json]``.
+"""``tapir restore PATH... [--as-of JOB|run:RUN|DATE] [--to ROOT] [--overwrite POLICY] [--plan]
+[--json]``.
 
 The job is engine/restore/job.py ``run_restore``; ``--plan`` prints the media plan (which
 volumes, where they are now, how many members each) and moves nothing. Files are written at
 ROOT + their absolute path as backed up (ROOT ``/``: the original location).
 
 Exit codes: 0 every file restored; 1 some files failed, came with a warning (in use or
-corrupted at backup) or were kept by the overwrite policy, the rest restored; 2 nothing
+corrupted at backup), were kept by the overwrite policy or were never stored (skipped at
+backup), the rest restored; 2 nothing
 selected, a bad option, or the run failed (one line on stderr; the job records it).
 """
 
@@ -28,7 +30,12 @@ SHOWN_FILES = 20
 def restore(
     paths: Annotated[list[str], typer.Argument(help="Absolute paths as backed up; globs allowed.")],
     as_of: Annotated[
-        int | None, typer.Option("--as-of", help="Restore as of this backup job's last run.")
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Point in time: a backup job id (7 or job:7), a run (run:12), or an ISO date "
+            "or date-time (2026-11-22, 2026-11-22T14:30; local time unless a zone is given).",
+        ),
     ] = None,
     to: Annotated[
         str, typer.Option("--to", help="Restore root (default: the original location).")
@@ -43,15 +50,20 @@ def restore(
     catalog: CatalogOpt = None,
 ) -> None:
     """Restore PATHs from the catalog's backups; exit 0 all restored, 1 partly, 2 failed."""
+    from engine.restore.asof import AsOfError, NoSuchPoint, parse_as_of
     from engine.restore.job import RestoreSpec, plan_restore
     from engine.restore.select import SelectionError
 
-    spec = RestoreSpec(tuple(paths), root=to, as_of_job=as_of, overwrite=overwrite)
+    try:
+        point = parse_as_of(as_of)
+    except AsOfError as exc:
+        fail(str(exc))
+    spec = RestoreSpec(tuple(paths), root=to, as_of=point, overwrite=overwrite)
     with open_site(catalog) as site:
         if plan:
             try:
                 media = plan_restore(spec, site)
-            except SelectionError as exc:
+            except (SelectionError, NoSuchPoint) as exc:
                 fail(str(exc))
             if as_json:
                 print_json(media.to_dict())
@@ -67,7 +79,8 @@ def restore(
         typer.echo(f"job {out.job_id}: {out.status.value}")
         typer.echo(
             f"  restored: {restored} files, {format_bytes(out.bytes)} in {out.seconds:.1f} s; "
-            f"kept {out.count(Outcome.KEPT)}, failed {out.count(Outcome.FAILED)}"
+            f"kept {out.count(Outcome.KEPT)}, not stored {out.count(Outcome.NOT_STORED)}, "
+            f"failed {out.count(Outcome.FAILED)}"
         )
         shown = [r for r in out.results if r.outcome is not Outcome.RESTORED]
         for r in shown[:SHOWN_FILES]:

@@ -95,17 +95,11 @@ def backup(ctx: JobContext) -> None:
 
 
 def restore(ctx: JobContext) -> None:
-    from engine.restore.extract import Overwrite
     from engine.restore.job import RestoreSpec, run_restore
 
     refresh_inventories(ctx.site)
     d = ctx.job.spec
-    spec = ctx.extras.get("spec") or RestoreSpec(
-        tuple(d["paths"]),
-        root=d.get("root", "/"),
-        as_of_job=d.get("as_of_job"),
-        overwrite=Overwrite(d.get("overwrite", Overwrite.NEVER.value)),
-    )
+    spec = ctx.extras.get("spec") or RestoreSpec.from_dict(d)
     job = JobsStore(ctx.catalog).get_job(ctx.job.id)
     if job.state not in (JobState.QUEUED, JobState.WAITING):
         return

@@ -31,6 +31,7 @@ from engine.manager.executors import executor_for
 from engine.manager.probe import SiteProber
 from engine.manager.reservations import HOST, Reservations
 from engine.manager.runner import JobContext, run_granted
+from engine.manager.sweeper import Sweeper
 
 POLL_S = 0.25
 """How often a waiting foreground job looks for released resources (one small read)."""
@@ -62,6 +63,7 @@ def run_managed(
     prober = SiteProber(site, config)
     dispatcher = Dispatcher(catalog, config, prober, owner=owner, clock=clock, fail_fast=True)
     reservations = Reservations(catalog, lease_s=config.lease_s, clock=clock)
+    sweeper = Sweeper(catalog, config, clock=clock)
     outcome = None
     shown: str | None = None
     try:
@@ -92,6 +94,10 @@ def run_managed(
                     shown = None
                     continue
                 reason = attempt.reason or reason
+                # what a dead holder (a killed tapir on this host) held is freed now, not
+                # only when a server's sweeper passes: the next attempt may get it
+                if sweeper.sweep():
+                    continue
             if reason != shown and on_wait is not None and job.state is not S.RUNNING:
                 on_wait(jobs.get_job(job_id), reason)
             shown = reason

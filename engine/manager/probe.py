@@ -93,16 +93,15 @@ class SiteProber:
     # -- restores --------------------------------------------------------------------------
 
     def _restore(self, spec: dict[str, Any]) -> r.Request:
+        from engine.restore.asof import NoSuchPoint
         from engine.restore.job import RestoreSpec, plan_restore
         from engine.restore.plan import DISK
         from engine.restore.select import SelectionError
 
-        restore = RestoreSpec(
-            tuple(spec["paths"]), root=spec.get("root", "/"), as_of_job=spec.get("as_of_job")
-        )
+        restore = RestoreSpec.from_dict(spec)
         try:
             plan = plan_restore(restore, self.site, catalog=self.site.catalog())
-        except SelectionError as exc:
+        except (SelectionError, NoSuchPoint) as exc:
             raise ProbeRefused(str(exc)) from exc
         needs: list[r.Need] = []
         library = None

@@ -220,8 +220,10 @@ class PlanRunner:
         expected = src.path
         found = None
         if entry is not None:
-            found = session.source.rstrip(b"/") + b"/" + entry.member.name
-            if entry.member.name in (b".", b""):
+            name = entry.member.name
+            found = session.source.rstrip(b"/") + b"/" + name
+            single = expected == session.source and name == os.path.basename(session.source)
+            if name in (b".", b"") or single:  # the source itself (a file: by its base name)
                 found = session.source
         if entry is None or found != expected:
             name = os.fsdecode(entry.member.name) if entry is not None else "no member"
@@ -261,7 +263,8 @@ class PlanRunner:
             if isinstance(exc, FormatError):
                 raise
             why = exc.strerror or str(exc)
-            self.report(FileResult(shown, Outcome.FAILED, why, "restore.os_error"))
+            code = getattr(exc, "code", "restore.os_error")
+            self.report(FileResult(shown, Outcome.FAILED, why, code))
             return
         if outcome is Outcome.RESTORED:
             self.bytes += member.size if member.kind.value == "f" else 0
@@ -270,8 +273,8 @@ class PlanRunner:
                 FileResult(
                     shown,
                     Outcome.WARNING,
-                    f"restored as stored, but it was {row.exception_category} at backup: "
-                    f"{row.exception_sentence or ''}".rstrip(": "),
+                    f"restored as stored, but it was {row.exception_category.replace('_', ' ')} "
+                    f"at backup: {row.exception_sentence or ''}".rstrip(": "),
                     f"restore.{row.exception_category}",
                 )
             )

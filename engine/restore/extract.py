@@ -30,7 +30,6 @@ from engine.format import acl
 from engine.format.members import Member, MemberKind
 from engine.restore.safepath import Root, UnsafePath, components
 
-IS_ROOT = os.geteuid() == 0
 NO_XATTR = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
 
 
@@ -45,6 +44,8 @@ class Outcome(StrEnum):
     WARNING = "restored_with_warning"
     KEPT = "kept"
     """An existing file the overwrite policy kept."""
+    NOT_STORED = "not_stored"
+    """Selected, but its data never went to media (skipped at backup): nothing to restore."""
     FAILED = "failed"
 
 
@@ -100,9 +101,21 @@ def _xattrs(target: int | bytes, member: Member, *, follow: bool = True) -> None
                 raise
 
 
-def apply_fd(fd: int, member: Member) -> None:
-    """Owner, mode, xattrs and times on an open file or directory (times last)."""
-    if IS_ROOT:
+class NeedsRoot(PermissionError):
+    """A member only root can make here (a device node); the message says so per file."""
+
+    code = "restore.needs_root"
+
+
+def is_root() -> bool:
+    """Asked per restore, not at import: a process may drop its privileges in between."""
+    return os.geteuid() == 0
+
+
+def apply_fd(fd: int, member: Member, *, as_root: bool) -> None:
+    """Owner (only as root: others cannot give files away), mode, xattrs and times on an
+    open file or directory (times last)."""
+    if as_root:
         os.fchown(fd, _uid(member), _gid(member))
     os.fchmod(fd, stat.S_IMODE(member.mode))
     _xattrs(fd, member)
@@ -115,6 +128,7 @@ class Extractor:
     def __init__(self, root: bytes, policy: Overwrite) -> None:
         self.root = Root(root)
         self.policy = policy
+        self.as_root = is_root()
         self._dirs: list[tuple[tuple[bytes, ...], Member]] = []
         self.links: dict[tuple[int, bytes], list[bytes]] = {}
         """(session, member name) -> restored components: hard-link sources."""
@@ -162,7 +176,7 @@ class Extractor:
                 self._hardlink(parent, tmp, session, link_source or member.linkname, rel)
             elif kind is MemberKind.SYMLINK:
                 os.symlink(member.linkname, tmp, dir_fd=parent)
-                if IS_ROOT:
+                if self.as_root:
                     os.chown(tmp, _uid(member), _gid(member), dir_fd=parent, follow_symlinks=False)
                 os.utime(tmp, ns=_times(member), dir_fd=parent, follow_symlinks=False)
             else:
@@ -196,7 +210,7 @@ class Extractor:
                     "checksum recorded at backup; the file was not restored (the medium may "
                     "be damaged: try another copy)."
                 )
-            apply_fd(fd, member)
+            apply_fd(fd, member, as_root=self.as_root)
         finally:
             os.close(fd)
 
@@ -218,8 +232,18 @@ class Extractor:
         else:
             kind = stat.S_IFCHR if member.kind is MemberKind.CHARDEV else stat.S_IFBLK
             dev = os.makedev(member.devmajor, member.devminor)
-            os.mknod(tmp, mode | kind, dev, dir_fd=parent)  # EPERM unless root: per file
-        if IS_ROOT:
+            try:
+                os.mknod(tmp, mode | kind, dev, dir_fd=parent)
+            except PermissionError as exc:
+                if self.as_root:
+                    raise
+                what = "character" if member.kind is MemberKind.CHARDEV else "block"
+                raise NeedsRoot(
+                    errno.EPERM,
+                    f"a {what} device node ({member.devmajor}, {member.devminor}) can only be "
+                    "made by root; restore it as root",
+                ) from exc
+        if self.as_root:
             os.chown(tmp, _uid(member), _gid(member), dir_fd=parent, follow_symlinks=False)
         os.chmod(tmp, mode, dir_fd=parent)
         os.utime(tmp, ns=_times(member), dir_fd=parent, follow_symlinks=False)
@@ -252,7 +276,7 @@ class Extractor:
         for key, member in sorted(self._dirs, key=lambda d: len(d[0]), reverse=True):
             try:
                 fd = self.root.directory(key, create=False)
-                apply_fd(fd, member)
+                apply_fd(fd, member, as_root=self.as_root)
             except (OSError, UnsafePath) as exc:
                 failed.append((b"/".join(key), exc))
         return failed

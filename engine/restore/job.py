@@ -5,7 +5,8 @@
    FAILED_TO_START with the sentence.
 2. RUNNING, a run opened; the plan is executed (execute.py) into ``spec.root``.
 3. The run ends COMPLETED; COMPLETED_WITH_EXCEPTIONS when files were restored with a warning
-   (in use or corrupted at backup) or kept by the overwrite policy; COMPLETED_WITH_ERRORS when
+   (in use or corrupted at backup), kept by the overwrite policy, or selected but never stored
+   (skipped at backup: each listed with the backup's reason); COMPLETED_WITH_ERRORS when
    some files failed (checksum mismatch, refused path, a file system error) while the rest
    were restored; FAILED on a device, medium or catalog failure; CANCELED on KeyboardInterrupt.
 
@@ -22,15 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from devices.errors import describe
 from engine.backup.job import DEVICE_FAILURES
+from engine.catalog.files_model import FileRow
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.format.index import IndexError_
 from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
+from engine.restore.asof import LATEST, AsOf, NoSuchPoint
 from engine.restore.execute import PlanRunner
 from engine.restore.extract import Extractor, FileResult, Outcome, Overwrite
 from engine.restore.plan import Plan, PlanError, build_plan, locate_volumes
-from engine.restore.select import SelectionError, select
+from engine.restore.select import Selection, SelectionError, select
 
 if TYPE_CHECKING:
     from engine.catalog.db import Catalog
@@ -51,16 +54,27 @@ class RestoreSpec:
     paths: tuple[str, ...]
     root: str = "/"
     """Members are written at ``root`` + their absolute path as backed up."""
-    as_of_job: int | None = None
+    as_of: AsOf = LATEST
+    """The point in time (asof.py ``parse_as_of``): latest, a job, a run or a date."""
     overwrite: Overwrite = Overwrite.NEVER
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "paths": list(self.paths),
             "root": os.path.abspath(self.root),
-            "as_of_job": self.as_of_job,
+            "as_of": self.as_of.to_dict(),
             "overwrite": Overwrite(self.overwrite).value,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RestoreSpec:
+        """Back from ``to_dict``: the spec a queued restore job keeps in the catalog."""
+        return cls(
+            tuple(d["paths"]),
+            root=d.get("root", "/"),
+            as_of=AsOf.from_dict(d.get("as_of")),
+            overwrite=Overwrite(d.get("overwrite", Overwrite.NEVER.value)),
+        )
 
 
 @dataclass
@@ -96,6 +110,7 @@ class RestoreOutcome:
             "restored": self.count(Outcome.RESTORED) + self.count(Outcome.WARNING),
             "warnings": self.count(Outcome.WARNING),
             "kept": self.count(Outcome.KEPT),
+            "not_stored": self.count(Outcome.NOT_STORED),
             "failed": self.count(Outcome.FAILED),
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
@@ -105,12 +120,29 @@ class RestoreOutcome:
 
 
 def plan_restore(spec: RestoreSpec, site: Site, *, catalog: Catalog | None = None) -> Plan:
-    """The media plan for ``spec`` with where each volume is; raises ``SelectionError``."""
+    """The media plan for ``spec`` with where each volume is; raises ``SelectionError``,
+    ``asof.NoSuchPoint``."""
+    return _prepare(spec, site, catalog)[1]
+
+
+def _prepare(spec: RestoreSpec, site: Site, catalog: Catalog | None) -> tuple[Selection, Plan]:
     files = FilesStore(catalog if catalog is not None else site.catalog())
-    selection = select(files, list(spec.paths), as_of_job=spec.as_of_job)
+    selection = select(files, list(spec.paths), as_of=spec.as_of)
     plan = build_plan(files, selection.chosen)
     locate_volumes(plan, site)
-    return plan
+    return selection, plan
+
+
+def not_stored(row: FileRow) -> FileResult:
+    """A selected file whose data the backup never stored (skipped): said, not hidden."""
+    why = row.exception_sentence or "its data is on no medium"
+    category = row.exception_category or "skipped"
+    return FileResult(
+        os.fsdecode(row.path),
+        Outcome.NOT_STORED,
+        f"not restored: it was {category.replace('_', ' ')} at backup: {why}",
+        f"restore.{category}",
+    )
 
 
 def run_restore(
@@ -135,8 +167,9 @@ def run_restore(
         jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
     out = RestoreOutcome(job_id)
     try:
-        out.plan = plan_restore(spec, site, catalog=catalog)
-    except (SelectionError, *FAILURES) as exc:
+        selection, out.plan = _prepare(spec, site, catalog)
+        out.results += [not_stored(row) for row in selection.not_stored]
+    except (SelectionError, NoSuchPoint, *FAILURES) as exc:
         return _end(jobs, out, actor, started, exc)
     jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Started.")
     out.run_id = jobs.start_run(job_id).id
@@ -156,7 +189,7 @@ def run_restore(
         extractor.close()
     if out.count(Outcome.FAILED):
         status = CompletionStatus.COMPLETED_WITH_ERRORS
-    elif out.count(Outcome.WARNING) or out.count(Outcome.KEPT):
+    elif out.count(Outcome.WARNING) or out.count(Outcome.KEPT) or out.count(Outcome.NOT_STORED):
         status = CompletionStatus.COMPLETED_WITH_EXCEPTIONS
     else:
         status = CompletionStatus.COMPLETED
@@ -188,7 +221,7 @@ def _end(
             counters={
                 "files": out.count(Outcome.RESTORED) + out.count(Outcome.WARNING),
                 "bytes": out.bytes,
-                "exceptions": failed + out.count(Outcome.WARNING) + out.count(Outcome.KEPT),
+                "exceptions": len(out.results) - out.count(Outcome.RESTORED),
                 "rate": out.bytes / max(out.seconds, 1e-9),
             },
         )

@@ -1,13 +1,14 @@
 """Choosing what to restore from the catalog (issue 5 "Select by path, glob or directory, at
-the latest version or as of a job").
+the latest version or as of a job / point in time").
 
 A request names absolute paths as backed up; a path with ``*``, ``?`` or ``[`` is a glob,
-matched with ``fnmatch`` against full paths below its longest literal directory. A directory
-brings everything below it. The version of each path:
-- latest: the run that recorded the path (or the glob's base directory) most recently, with its
-  incremental chain resolved (``FilesStore.descendants`` / ``lookup``), so a file deleted later
-  is not restored and an unchanged file comes from the older run that stored it;
-- as of job J: the newest successful run of job J, chain resolved.
+matched component by component as a shell does (``/srv/*/logs``: ``*`` never crosses a ``/``)
+below its longest literal directory. A directory, named or matched, brings everything below
+it; where two requests overlap, the more specific one (deeper base) gives the version of what
+both hold. Each path (a glob: its base directory) is taken from the run ``asof.PointInTime``
+finds for it (the latest backups, a job, a run or a date), with that run's incremental chain
+resolved (``FilesStore.descendants``): a file deleted by then is not restored, an unchanged
+file comes from the older run of the chain that stored it.
 Rows never stored (skipped files, deletions) are left out and counted in ``not_stored``.
 """
 
@@ -23,8 +24,7 @@ import sqlalchemy as sa
 from engine.catalog.files_model import Change, FileRow, join_path, normalize
 from engine.catalog.files_store import FilesStore
 from engine.catalog.schema import files as files_table
-from engine.catalog.schema import runs
-from engine.jobs.states import SUCCESS_STATUSES
+from engine.restore.asof import LATEST, AsOf, PointInTime
 
 GLOB_CHARS = frozenset(b"*?[")
 
@@ -61,6 +61,15 @@ def is_glob(path: bytes) -> bool:
     return any(c in GLOB_CHARS for c in path)
 
 
+def matches(path: bytes, pattern: list[bytes]) -> bool:
+    """Shell-like: each component of the pattern matches one component of the path (``*``
+    does not cross ``/``), and whatever lies below a matching path goes with it."""
+    parts = path.split(b"/")
+    if len(parts) < len(pattern):
+        return False
+    return all(fnmatch.fnmatchcase(p, q) for p, q in zip(parts, pattern, strict=False))
+
+
 def _literal_base(pattern: bytes) -> bytes:
     """``/srv/a/*.txt`` -> ``/srv/a``: the directory above the first glob component."""
     parts = pattern.split(b"/")
@@ -70,25 +79,6 @@ def _literal_base(pattern: bytes) -> bytes:
             break
         literal.append(part)
     return normalize(b"/".join(literal) or b"/")
-
-
-def latest_run(files: FilesStore, path: bytes) -> int | None:
-    """The run that recorded ``path`` last (a deletion counts: then nothing is restored)."""
-    versions = files.versions(path)
-    return versions[-1].row.run_id if versions else None
-
-
-def job_run(files: FilesStore, job_id: int) -> int | None:
-    """The newest successful run of ``job_id``."""
-    ok = [s.value for s in SUCCESS_STATUSES]
-    query = (
-        sa.select(runs.c.id)
-        .where(runs.c.job_id == job_id, runs.c.status.in_(ok))
-        .order_by(runs.c.number.desc())
-        .limit(1)
-    )
-    with files.catalog.read() as conn:
-        return conn.execute(query).scalar()
 
 
 def _sessions_of(files: FilesStore, run_ids: set[int]) -> dict[int, list[Any]]:
@@ -105,38 +95,31 @@ def _session_for(row: FileRow, sessions: dict[int, list[Any]]) -> int:
     return int(found[0].id)
 
 
-def select(
-    files: FilesStore, paths: list[str | bytes], *, as_of_job: int | None = None
-) -> Selection:
-    """The rows to restore for ``paths`` (module docstring). Raises ``SelectionError``."""
+def select(files: FilesStore, paths: list[str | bytes], *, as_of: AsOf = LATEST) -> Selection:
+    """The rows to restore for ``paths`` as of ``as_of`` (module docstring). Raises
+    ``SelectionError``, ``asof.NoSuchPoint``."""
+    point = PointInTime(files, as_of)
     rows: dict[bytes, FileRow] = {}
-    fixed_run = None
-    if as_of_job is not None:
-        fixed_run = job_run(files, as_of_job)
-        if fixed_run is None:
-            raise SelectionError(
-                f"Job {as_of_job} has no successful backup run; see tapir jobs list."
-            )
-    for raw in paths:
-        path = os.fsencode(raw) if isinstance(raw, str) else raw
+    requests = [os.fsencode(p) if isinstance(p, str) else p for p in paths]
+    bases = {p: _literal_base(p) if is_glob(p) else normalize(p) for p in requests}
+    # Overlapping requests: the most specific (deepest base) is taken last and wins a path
+    # both hold, whatever order they were given in.
+    for path in sorted(requests, key=lambda p: bases[p].count(b"/")):
         glob = is_glob(path)
-        base = _literal_base(path) if glob else normalize(path)
-        run_id = fixed_run if fixed_run is not None else latest_run(files, base)
-        if run_id is None:
-            raise SelectionError(
-                f"{os.fsdecode(base)} is in no backup of the catalog; check the path "
-                "(absolute, as backed up) or tapir jobs list."
-            )
-        top = files.lookup(base, run_id)
-        found = [top] if top is not None else []
-        if top is None or top.kind == "directory":
-            found += files.descendants(run_id, base)
+        base = bases[path]
+        found_at = point.find(base)
+        if found_at is None or found_at.deleted:
+            raise SelectionError(point.missing(base))
+        run_id = found_at.run_id
+        top = found_at.row
+        found = [top] + (files.descendants(run_id, base) if top.kind == "directory" else [])
         if glob:
-            found = [r for r in found if fnmatch.fnmatchcase(r.path, path)]
+            pattern = path.split(b"/")
+            found = [r for r in found if matches(r.path, pattern)]
         if not found:
             raise SelectionError(
-                f"Nothing matches {os.fsdecode(path)} in run {run_id}; check the path "
-                "(absolute, as backed up) or the --as-of job."
+                f"Nothing matches {os.fsdecode(path)} as of {as_of.describe()} (run {run_id}); "
+                f"tapir ls {os.fsdecode(base)} lists what is there."
             )
         for r in found:
             rows[r.path] = r

@@ -105,10 +105,9 @@ def test_sigkill_mid_backup_keeps_the_catalog_consistent_and_the_next_run_resume
             assert end <= len(on_tape) * RECORD, row.path
         done = len([r for r in rows if r.kind == "file"])
         assert FILES // 2 <= done < FILES + 1
-        # what the job manager's sweeper does for a run whose process died
-        jobs.end_run(run.id, CompletionStatus.FAILED, error="The engine process died.")
-        jobs.transition(job_id, JobState.QUEUED, actor="sweeper", reason="Holder died.")
 
+    # --resume finds the run whose process died (the job manager's sweeper ends it RESUMED
+    # and queues the job again), then runs the job from its last checkpoint
     resumed = tapir.json("backup", str(src), *args, "--resume", str(job_id))
     assert resumed["status"] == "COMPLETED", resumed
     assert resumed["job"] == job_id and resumed["resumed_from"] == 1
@@ -118,4 +117,4 @@ def test_sigkill_mid_backup_keeps_the_catalog_consistent_and_the_next_run_resume
     assert compare_trees(src, tmp_path / "dst" / str(src).lstrip("/")) == []
     with open_catalog(url) as cat:
         history = [(r.number, r.status) for r in JobsStore(cat).runs(job_id)]
-    assert history == [(1, CompletionStatus.FAILED), (2, CompletionStatus.COMPLETED)]
+    assert history == [(1, CompletionStatus.RESUMED), (2, CompletionStatus.COMPLETED)]

@@ -17,6 +17,7 @@ from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.catalog.media_store import CatalogMediaStore
 from engine.jobs.states import CompletionStatus
+from engine.restore.asof import AsOf
 from engine.restore.job import RestoreSpec, run_restore
 from tests.engine.backup.backup_util import RECORD, make_site
 from tests.engine.format.treecmp import compare_trees
@@ -93,7 +94,7 @@ def test_a_mount_path_lost_mid_job_sends_the_job_to_another_one(tmp_path: Path, 
         else:
             session_cut_at_the_flushed_point(site, runs[0].id, first)
         restored = run_restore(
-            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=out.job_id), site
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of=AsOf(job=out.job_id)), site
         )
     assert out.status is CompletionStatus.COMPLETED, out.error
     assert [r.status for r in runs] == [CompletionStatus.RESUMED, CompletionStatus.COMPLETED]

@@ -13,6 +13,7 @@ from engine.backup.job import BackupSpec, run_backup
 from engine.catalog.jobs_store import JobsStore
 from engine.catalog.media_store import CatalogMediaStore
 from engine.jobs.states import CompletionStatus
+from engine.restore.asof import AsOf
 from engine.restore.job import RestoreSpec, run_restore
 from hwsim.faults import Fault
 from tests.engine.backup.backup_util import RECORD, make_site
@@ -42,7 +43,7 @@ def spec(src: Path, **kw: object) -> BackupSpec:
 
 
 def restores_whole(site, src: Path, dst: Path, job_id: int) -> None:
-    restored = run_restore(RestoreSpec((str(src),), root=str(dst), as_of_job=job_id), site)
+    restored = run_restore(RestoreSpec((str(src),), root=str(dst), as_of=AsOf(job=job_id)), site)
     assert restored.status is CompletionStatus.COMPLETED, restored.error
     assert compare_trees(src, dst / str(src).lstrip("/")) == []
 

@@ -12,6 +12,7 @@ from engine.backup.job import BackupSpec, run_backup
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus, JobState
+from engine.restore.asof import AsOf
 from engine.restore.job import RestoreSpec, run_restore
 from tests.engine.backup.backup_util import (
     MIB,
@@ -94,7 +95,7 @@ def test_the_next_run_resumes_from_the_checkpoint_and_a_restore_has_the_whole_tr
         history = [(r.number, r.status) for r in jobs.runs(first.job_id)]
         job = jobs.get_job(first.job_id)
         restored = run_restore(
-            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=first.job_id), site
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of=AsOf(job=first.job_id)), site
         )
         latest = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "dst2")), site)
     assert second.status is CompletionStatus.COMPLETED, second.error
@@ -123,7 +124,7 @@ def test_a_resumed_run_stores_again_a_committed_file_changed_since(tmp_path: Pat
         second = run_backup(spec(src), site, actor="t", job_id=first.job_id)
         row = files.lookup(str(changed), second.run_id)
         restored = run_restore(
-            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=first.job_id), site
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of=AsOf(job=first.job_id)), site
         )
     assert second.status is CompletionStatus.COMPLETED, second.error
     assert row is not None and row.run_id == second.run_id and row.size == len(b"new content")
@@ -145,7 +146,7 @@ def test_a_resumed_run_may_continue_on_another_tape(tmp_path: Path) -> None:
         change_state(store, first.volumes[0], MediaState.FULL, reason="test", actor="t")
         second = run_backup(spec(src), site, actor="t", job_id=first.job_id)
         restored = run_restore(
-            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=first.job_id), site
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of=AsOf(job=first.job_id)), site
         )
     assert second.status is CompletionStatus.COMPLETED, second.error
     assert second.volumes and second.volumes[0] != first.volumes[0]

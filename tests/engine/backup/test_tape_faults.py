@@ -14,6 +14,7 @@ from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.catalog.media_store import CatalogMediaStore
 from engine.jobs.states import CompletionStatus, JobState
+from engine.restore.asof import AsOf
 from engine.restore.job import RestoreSpec, run_restore
 from hwsim.faults import Fault
 from tests.engine.backup.backup_util import RECORD, make_site, tape_files
@@ -73,7 +74,7 @@ def test_power_loss_with_checkpoint_restart_goes_on_on_another_tape(tmp_path: Pa
         suspect = store.get_medium(runs[0].volume or "SML001L8")
         errors = store.list_errors(barcode=suspect.barcode)
         restored = run_restore(
-            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=out.job_id), site
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of=AsOf(job=out.job_id)), site
         )
     assert out.status is CompletionStatus.COMPLETED, out.error
     assert [(r.number, r.status) for r in runs] == [
@@ -127,9 +128,7 @@ def test_power_loss_without_restart_fails_naming_the_drive_the_tape_and_the_loss
             out = run_backup(spec(src), site, actor="t")
         job = JobsStore(site.catalog()).get_job(out.job_id)
         medium = CatalogMediaStore(site.catalog()).get_medium(out.volumes[0])
-        restored = run_restore(
-            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=None), site
-        )
+        restored = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "dst")), site)
     assert out.status is CompletionStatus.FAILED and out.exit_code == 2
     assert out.error_code == "backup.power_loss"
     error = out.error or ""
@@ -151,7 +150,7 @@ def test_a_resumed_run_after_a_failure_continues_from_the_checkpoint(tmp_path: P
             failed = run_backup(spec(src), site, actor="t")
         again = run_backup(spec(src), site, actor="t", resume_from=failed.job_id)
         restored = run_restore(
-            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=again.job_id), site
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of=AsOf(job=again.job_id)), site
         )
     assert again.status is CompletionStatus.COMPLETED and again.resumed_from == 1
     assert 0 < again.counters.files < FILES
@@ -169,7 +168,7 @@ def test_a_medium_write_error_closes_the_tape_full_and_the_job_goes_on(tmp_path:
         errors = store.list_errors(barcode="SML001L8")
         runs = JobsStore(site.catalog()).runs(out.job_id)
         restored = run_restore(
-            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=out.job_id), site
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of=AsOf(job=out.job_id)), site
         )
     assert out.status is CompletionStatus.COMPLETED, out.error
     assert [r.status for r in runs] == [CompletionStatus.RESUMED, CompletionStatus.COMPLETED]
@@ -193,7 +192,7 @@ def test_medium_errors_on_three_tapes_take_the_drive_down_and_the_job_moves_on(
         drive0 = store.get_drive("drive0")
         runs = JobsStore(site.catalog()).runs(out.job_id)
         restored = run_restore(
-            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of_job=out.job_id), site
+            RestoreSpec((str(src),), root=str(tmp_path / "dst"), as_of=AsOf(job=out.job_id)), site
         )
     assert [r.status for r in runs][-1] is CompletionStatus.COMPLETED, out.error
     assert [r.status for r in runs][:3] == [CompletionStatus.RESUMED] * 3

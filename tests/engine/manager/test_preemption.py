@@ -19,6 +19,7 @@ from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus, JobState
 from engine.manager import reasons
 from engine.manager.foreground import run_managed
+from engine.restore.asof import AsOf
 from engine.restore.job import JOB_TYPE as RESTORE
 from engine.restore.job import RestoreSpec
 from engine.site import Site
@@ -83,7 +84,7 @@ def test_restore_preempts_backup_which_resumes_from_its_checkpoint(
             tuning=PipelineOptions(opener=gated, readers=1),
         )  # fmt: skip
         b = jobs.create_job("backup", spec_b.job_name(), spec_b.to_dict(), priority=200)
-        restore = RestoreSpec((str(small),), root=str(tmp_path / "dst"), as_of_job=a)
+        restore = RestoreSpec((str(small),), root=str(tmp_path / "dst"), as_of=AsOf(job=a))
         r = jobs.create_job(RESTORE, "restore small", restore.to_dict(), priority=10)
     out: dict[int, Any] = {}
     backup = threading.Thread(target=run_job, args=(served, b, {"spec": spec_b}, out))

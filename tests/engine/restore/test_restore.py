@@ -15,11 +15,7 @@ from hwsim.media import TapeMedium
 from hwsim.state import TAPES_DIR
 from tests.engine.backup.backup_util import make_site
 from tests.engine.format.treecmp import compare_trees
-from tests.engine.restore.restore_util import backup, edge_tree
-
-
-def restored_at(root: Path, src: Path) -> Path:
-    return root / str(src).lstrip("/")
+from tests.engine.restore.restore_util import backup, edge_tree, restored_at
 
 
 def test_round_trip_restores_the_tree_exactly(tmp_path: Path) -> None:
