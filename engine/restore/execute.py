@@ -16,12 +16,21 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devices.tape_drive import TapeDrive
 from engine.format.reader import ArchiveReader, Entry, FormatError
 from engine.restore.extract import ChecksumMismatch, Extractor, FileResult, Outcome
-from engine.restore.plan import DISK, Plan, PlanError, Step, VolumePlan, disk_volume_path
+from engine.restore.plan import (
+    DISK,
+    Plan,
+    PlanError,
+    SessionInfo,
+    Step,
+    VolumePlan,
+    disk_volume_path,
+)
 from engine.restore.safepath import UnsafePath, components
 from engine.restore.select import is_link_member
 from engine.restore.sources import DiskSource, TapeSource
@@ -97,17 +106,21 @@ class PlanRunner:
         finally:
             self.mounts.release_all()
 
-    def _open(self, volume: VolumePlan) -> TapeSource | DiskSource:
-        first = volume.steps[0]
-        info = first.session
+    def _open(self, volume: VolumePlan, info: SessionInfo) -> TapeSource | DiskSource:
+        """A source on ``volume`` for members of session ``info``; a member continued on the
+        next part mounts that part's volume (``TapeMounts`` keeps one drive per library)."""
         if volume.kind == DISK:
 
-            def next_disk(seq: int):
+            def next_disk(seq: int) -> tuple[Path, str, int]:
                 part = info.part(seq + 1)
                 return disk_volume_path(info, part.volume), part.volume, part.first_record
 
             return DiskSource(
-                disk_volume_path(info, volume.volume), volume.volume, info.record_size, next_disk
+                disk_volume_path(info, volume.volume),
+                volume.volume,
+                info.record_size,
+                next_disk,
+                session=info.session_id,
             )
         library = volume.where.library if volume.where else None
         tape = self.mounts.tape(volume.volume, library)
@@ -115,22 +128,33 @@ class PlanRunner:
         def next_tape(seq: int) -> TapeSource | None:
             part = info.part(seq + 1)
             nxt = TapeSource(
-                self.mounts.tape(part.volume), part.volume, info.record_size, next_tape
+                self.mounts.tape(part.volume),
+                part.volume,
+                info.record_size,
+                next_tape,
+                session=info.session_id,
             )
             nxt.locate(part.first_record)
             return nxt
 
-        return TapeSource(tape, volume.volume, info.record_size, next_tape)
+        return TapeSource(tape, volume.volume, info.record_size, next_tape, session=info.session_id)
 
     def _volume(self, volume: VolumePlan) -> None:
-        source = self._open(volume)
+        """Read ``volume``'s steps in order; a volume with none is only reached through a
+        member continued onto it (plan.py) and is not mounted for itself."""
+        source: TapeSource | DiskSource | None = None
         reader: ArchiveReader | None = None
         last: Entry | None = None
         try:
             for step in volume.steps:
-                if source.volume != volume.volume:  # a member continued on the next volume
-                    self._account(source)
-                    source = self._open(volume)
+                if (
+                    source is None
+                    or source.volume != volume.volume  # a member continued on the next volume
+                    or source.session != step.session.session_id
+                ):
+                    if source is not None:
+                        self._account(source)
+                    source = self._open(volume, step.session)
                     reader = last = None
                 want = (step.part.seq - 1, step.record, step.offset)
                 entry = None
@@ -148,9 +172,11 @@ class PlanRunner:
                     )
                     entry = reader.next()
                 last = entry
+                assert reader is not None
                 self._member(step, entry, reader)
         finally:
-            self._account(source)
+            if source is not None:
+                self._account(source)
 
     def _account(self, source: TapeSource | DiskSource) -> None:
         self.located += source.located
