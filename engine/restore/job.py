@@ -29,7 +29,7 @@ from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.execute import PlanRunner
 from engine.restore.extract import Extractor, FileResult, Outcome, Overwrite
-from engine.restore.plan import Plan, PlanError, build_plan, locate_volumes
+from engine.restore.plan import Plan, PlanError, build_plan, check_reachable, locate_volumes
 from engine.restore.select import SelectionError, select
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ def run_restore(
     out = RestoreOutcome(job_id)
     try:
         out.plan = plan_restore(spec, site, catalog=catalog)
+        check_reachable(out.plan)
     except (SelectionError, *FAILURES) as exc:
         return _end(jobs, out, actor, started, exc)
     jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Started.")

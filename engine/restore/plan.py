@@ -279,3 +279,22 @@ def locate_volumes(plan: Plan, site: Site) -> None:
             else:
                 v.where = Where("slot", library=name, number=e.number)
             break
+
+
+def check_reachable(plan: Plan) -> None:
+    """Refuse, before anything moves, a plan needing a volume no library or mount path holds
+    (a tape outside the library, a missing disk volume file). Raises ``PlanError``."""
+    missing = [v for v in plan.volumes if v.where is not None and v.where.kind == "outside"]
+    if not missing:
+        return
+    tapes = [v.volume for v in missing if v.kind != DISK]
+    files = [v.where.path for v in missing if v.kind == DISK and v.where is not None]
+    parts = []
+    if tapes:
+        parts.append(
+            f"{', '.join(tapes)} {'is' if len(tapes) == 1 else 'are'} outside the library: "
+            "import it (tapir library import) and restore again"
+        )
+    if files:
+        parts.append(f"volume file {', '.join(str(f) for f in files)} is missing")
+    raise PlanError("; ".join(parts) + "; nothing was moved or written.")

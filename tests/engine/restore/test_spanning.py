@@ -99,3 +99,34 @@ def test_a_session_on_disk_volume_files_restores(tmp_path: Path) -> None:
         src / "sub" / "c"
     ).read_bytes()
     assert row is not None and len(one.located) == 1
+
+
+def test_plan_says_where_each_tape_is_before_anything_moves(tmp_path: Path) -> None:
+    src = spanning_tree(tmp_path / "src")
+    state = tmp_path / "state"
+    with make_site(tmp_path, SMALL) as site:
+        b = run_backup(BackupSpec(str(src), "lib1", record_size=RECORD), site, actor="t")
+        first, second, third = b.volumes
+        lib = site.library("lib1")
+        drive = lib.mount(first).name
+        lib.export_media(second)
+        lib.export_media(third)
+    with SimLibrary.open(state) as sim:
+        ie = next(e for e in sim.inventory() if e.get("barcode") == third)
+        sim.remove_from_ie(ie["index"])
+    before = load_counts(state)
+    with make_site(tmp_path, SMALL) as site:
+        plan = plan_restore(RestoreSpec((str(src),)), site)
+        text = "\n".join(plan.lines())
+        out = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "dst")), site)
+        inv = site.library("lib1").inventory()
+    assert load_counts(state) == before, "neither the plan nor the refused restore moved a tape"
+    assert f"1. {first} (tape): library lib1 drive {drive};" in text
+    assert f"2. {second} (tape): library lib1 I/E slot 1 (import it first); continues " in text
+    assert f"3. {third} (tape): outside the library (import it first);" in text
+    kinds = [v["where"]["kind"] for v in plan.to_dict()]
+    assert kinds == ["drive", "ie", "outside"]
+    assert out.status is CompletionStatus.FAILED_TO_START and out.run_id is None
+    assert out.error is not None and third in out.error and "import" in out.error
+    assert not (tmp_path / "dst").exists()
+    assert inv.find(first) is not None and inv.find(first).drive == drive
