@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import backup, devices, drive, jobs, library, media, restore, sim
+from engine.cli import backup, devices, drive, jobs, library, media, restore, sim, verify
 
 app = typer.Typer(
     name="tapir",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 app.command("backup")(backup.backup)
 app.command("restore")(restore.restore)
+app.command("verify")(verify.verify)
 app.add_typer(sim.app, name="sim")
 app.add_typer(devices.app, name="devices")
 app.add_typer(drive.app, name="drive")

@@ -5,7 +5,10 @@ Members close to the previous one (``READ_THROUGH_RECORDS``) are reached by read
 by LOCATE, so a restore of a whole session streams while one file at the end of a tape costs one
 LOCATE and a record or two. The member found at a position must be the one the catalog expects
 (session source + member name = the row's path), else it is refused: catalog and medium
-disagree. Per-file problems become ``FileResult``s; device failures propagate (job level).
+disagree. Per-file problems become ``FileResult``s, a MEDIUM ERROR reading a member included
+(the next member is reached by LOCATE); other device failures propagate (job level).
+
+The sink is an ``Extractor`` (restore) or anything with its ``write`` (verify's checker).
 
 Tape volumes are mounted through the library that holds them and returned to their slot
 afterwards (a cartridge found in a drive is left there); disk volumes are opened as files.
@@ -15,13 +18,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from devices.tape_drive import TapeDrive
+from drivers.errors import MediumError
+from engine.format.members import Member
 from engine.format.reader import ArchiveReader, Entry, FormatError
-from engine.restore.extract import ChecksumMismatch, Extractor, FileResult, Outcome
+from engine.restore.extract import ChecksumMismatch, FileResult, Outcome
 from engine.restore.plan import (
     DISK,
     Plan,
@@ -43,6 +48,27 @@ READ_THROUGH_RECORDS = 4
 """Read on instead of LOCATE when the next member is at most this many records ahead (a
 LOCATE costs a command and, on a real drive, a reposition of up to seconds)."""
 VARIABLE_BLOCKS = 0
+MEDIUM_ERROR = "restore.medium_error"
+"""A member the drive could not read (MEDIUM ERROR): reported for that file; the next
+member is reached by LOCATE, so one bad spot costs one file, not the job."""
+POSITION_MISMATCH = "restore.position_mismatch"
+
+
+class MemberSink(Protocol):
+    """Where ``PlanRunner`` hands each member: ``Extractor`` writes it, verify's ``Checker``
+    only hashes it. Returns the outcome; raises ``ChecksumMismatch``, ``UnsafePath`` or
+    ``OSError`` for that one file."""
+
+    def write(
+        self,
+        rel: bytes,
+        member: Member,
+        chunks: Iterator[tuple[int, memoryview]],
+        *,
+        checksum: bytes | None,
+        session: int,
+        link_source: bytes | None = None,
+    ) -> Outcome: ...
 
 
 class TapeMounts:
@@ -88,7 +114,7 @@ class PlanRunner:
         self,
         site: Site,
         store: MediaStore,
-        extractor: Extractor,
+        extractor: MemberSink,
         report: Callable[[FileResult], None],
     ) -> None:
         self.site = site
@@ -157,23 +183,29 @@ class PlanRunner:
                     source = self._open(volume, step.session)
                     reader = last = None
                 want = (step.part.seq - 1, step.record, step.offset)
-                entry = None
-                if (
-                    reader is not None
-                    and last is not None
-                    and last.volume == want[0]
-                    and 0 <= step.record - last.record <= READ_THROUGH_RECORDS
-                ):
-                    entry = self._read_on(reader, want)
-                if entry is None:
-                    source.locate(step.block)
-                    reader = ArchiveReader(
-                        source, record=step.record, offset=step.offset, volume=want[0]
-                    )
-                    entry = reader.next()
-                last = entry
-                assert reader is not None
-                self._member(step, entry, reader)
+                try:
+                    entry = None
+                    if (
+                        reader is not None
+                        and last is not None
+                        and last.volume == want[0]
+                        and 0 <= step.record - last.record <= READ_THROUGH_RECORDS
+                    ):
+                        entry = self._read_on(reader, want)
+                    if entry is None:
+                        source.locate(step.block)
+                        reader = ArchiveReader(
+                            source, record=step.record, offset=step.offset, volume=want[0]
+                        )
+                        entry = reader.next()
+                    last = entry
+                    assert reader is not None
+                    self._member(step, entry, reader)
+                except MediumError as exc:  # this member only: the next one is LOCATEd
+                    reader = last = None
+                    why = f"the medium could not be read: {exc.sentence}"
+                    shown = os.fsdecode(step.chosen.row.path)
+                    self.report(FileResult(shown, Outcome.FAILED, why, MEDIUM_ERROR))
         finally:
             if source is not None:
                 self._account(source)
@@ -221,7 +253,7 @@ class PlanRunner:
                     Outcome.FAILED,
                     f"the medium holds {name!r} at block {step.block}, not this file; catalog "
                     "and medium disagree (rebuild the catalog from the medium)",
-                    "restore.position_mismatch",
+                    POSITION_MISMATCH,
                 )
             )
             return
