@@ -27,6 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from devices.disk import MountPathError
@@ -273,10 +274,18 @@ def run_backup(
     )
     session = {
         "job": job_id,
+        "job_name": name,
         "run": run.id,
+        "run_number": run.number,
+        "base_run": base.run_id if base is not None else None,
         "session": session_id,
         "level": choice.level.value,
         "source": source,
+        "target": target.name,
+        "started": datetime.now(UTC).isoformat(),
+        # The same list object the parts recorder fills as the session spans: the trailer,
+        # serialized last, names every part's volume in order (catalog rebuild reads it).
+        "volumes": parts.volumes,
     }
     label = f"tapir-j{job_id}-r{run.number}-s{session_id}"
     report = _progress_reporter(jobs, run.id, progress)
