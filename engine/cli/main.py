@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import backup, devices, drive, jobs, library, media, restore, sim, verify
+from engine.cli import (
+    backup,
+    catalog,
+    devices,
+    drive,
+    jobs,
+    library,
+    media,
+    restore,
+    sim,
+    verify,
+)
 
 app = typer.Typer(
     name="tapir",
@@ -21,6 +32,7 @@ app.add_typer(drive.app, name="drive")
 app.add_typer(library.app, name="library")
 app.add_typer(media.app, name="media")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(catalog.app, name="catalog")
 
 
 @app.callback()
