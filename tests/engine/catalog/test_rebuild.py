@@ -125,7 +125,7 @@ def test_refusals_name_the_volume_and_change_nothing(tmp_path: Path) -> None:
     with make_site(tmp_path) as site:
         write_tape(site, "TST002L8", [encode_label(newer)])
         write_tape(site, "TST003L8", [b"not a tar archive".ljust(RECORD, b"\0")])
-        with pytest.raises(ScanRefused, match="format version 2.*upgrade tapir"):
+        with pytest.raises(ScanRefused, match=r"format version 2.*upgrade tapir"):
             rebuild(site, ["TST002L8"], [], actor="t")
         with pytest.raises(ScanRefused, match="TST003L8 holds no tapir label"):
             rebuild(site, ["TST003L8"], [], actor="t")
