@@ -108,8 +108,9 @@ def _locate_file(tape: TapeDrive, number: int) -> int:
     return tape.position()
 
 
-def scan_tape(tape: TapeDrive, barcode: str) -> VolumeScan:
-    """The label and every part on the mounted tape (module docstring)."""
+def scan_tape(tape: TapeDrive, barcode: str, only: int | None = None) -> VolumeScan:
+    """The label and every part on the mounted tape (module docstring); with ``only``, just
+    tape file ``only`` (``ScanRefused`` when the tape has no such session)."""
     tape.set_block_size(0)
     tape.rewind()
     first = tape.read_record(LABEL_READ_LEN)
@@ -118,15 +119,24 @@ def scan_tape(tape: TapeDrive, barcode: str) -> VolumeScan:
     tape.space_to_end_of_data()
     end = tape.position()
     filemarks = tape.driver.position_long().file or 0
-    starts = [_locate_file(tape, n) for n in range(1, filemarks + 1)]
-    for n, start in enumerate(starts, 1):
-        stop = starts[n] - 1 if n < len(starts) else end  # the filemark, or end of data
+    numbers = range(1, filemarks + 1) if only is None else range(only, only + 2)
+    starts = {n: _locate_file(tape, n) for n in numbers if n <= filemarks}
+    for n in numbers if only is None else [only]:
+        if n not in starts:
+            break
+        start = starts[n]
+        stop = starts[n + 1] - 1 if n + 1 in starts else end  # its filemark, or end of data
         records = stop - start
         if records <= 0:
             continue
         tape.locate(start + max(0, records - TAIL_RECORDS))
         tail = b"".join(_records(tape, label.record_size, min(records, TAIL_RECORDS)))
         scan.parts.append(FoundPart(barcode, n, start, records, _trailer(barcode, tail)))
+    if only is not None and not scan.parts:
+        sessions = max(0, filemarks - 1) if end == starts.get(filemarks, end) else filemarks
+        raise ScanRefused(
+            f"{barcode} has no session {only}: it holds {sessions} (tape files 1 to {sessions})."
+        )
     return scan
 
 

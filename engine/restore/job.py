@@ -147,13 +147,16 @@ def run_restore(
         return _end(jobs, out, actor, started, exc, CompletionStatus.FAILED, runner)
     finally:
         extractor.close()
+    return _end(jobs, out, actor, started, None, completion(out), runner)
+
+
+def completion(out: RestoreOutcome) -> CompletionStatus:
+    """How a restore that ran to the end completed (module docstring, step 3)."""
     if out.count(Outcome.FAILED):
-        status = CompletionStatus.COMPLETED_WITH_ERRORS
-    elif out.count(Outcome.WARNING) or out.count(Outcome.KEPT):
-        status = CompletionStatus.COMPLETED_WITH_EXCEPTIONS
-    else:
-        status = CompletionStatus.COMPLETED
-    return _end(jobs, out, actor, started, None, status, runner)
+        return CompletionStatus.COMPLETED_WITH_ERRORS
+    if out.count(Outcome.WARNING) or out.count(Outcome.KEPT):
+        return CompletionStatus.COMPLETED_WITH_EXCEPTIONS
+    return CompletionStatus.COMPLETED
 
 
 def _end(
