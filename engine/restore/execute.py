@@ -236,6 +236,8 @@ class PlanRunner:
         session = step.session
         try:
             components(rel)
+            if entry is not None and entry.member.name not in (b".", b"./", b""):
+                components(entry.member.name)  # the archive's own name: crafted media too
         except UnsafePath as exc:
             self.report(FileResult(shown, Outcome.FAILED, str(exc), exc.code))
             return
