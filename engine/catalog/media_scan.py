@@ -150,11 +150,13 @@ def _records(tape: TapeDrive, record_size: int, count: int) -> Iterator[bytes]:
 
 def tape_index(
     tape: TapeDrive, part: FoundPart, record_size: int
-) -> tuple[dict[str, Any], Iterator[IndexEntry]]:
-    """The index header and entries of the session whose last part is ``part`` (one LOCATE)."""
+) -> tuple[dict[str, Any], Iterator[IndexEntry], TapeSource]:
+    """The index header and entries of the session whose last part is ``part`` (one LOCATE);
+    close the source once the entries are read."""
     assert part.trailer is not None
     source = TapeSource(tape, part.volume, record_size, lambda _seq: None)
-    return _index(source, part, part.first_record + part.trailer.index_record)
+    header, entries = _index(source, part, part.first_record + part.trailer.index_record)
+    return header, entries, source
 
 
 def _index(

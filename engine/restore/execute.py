@@ -215,8 +215,7 @@ class PlanRunner:
         source.located = []
         self.records_read += source.records_read
         source.records_read = 0
-        if isinstance(source, DiskSource):
-            source.close()
+        source.close()
 
     @staticmethod
     def _read_on(reader: ArchiveReader, want: tuple[int, int, int]) -> Entry | None:

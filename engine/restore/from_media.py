@@ -104,13 +104,13 @@ def rebuild(
 def _index(mounts: TapeMounts, scan: VolumeScan, part: FoundPart) -> Iterator[tuple]:
     if scan.kind == "disk":
         header, entries, source = disk_index(scan, part)
-        try:
-            yield header, entries
-        finally:
-            source.close()
-        return
-    tape = mounts.tape(scan.volume)
-    yield tape_index(tape, part, scan.label.record_size)
+    else:
+        tape = mounts.tape(scan.volume)
+        header, entries, source = tape_index(tape, part, scan.label.record_size)  # type: ignore[assignment]
+    try:
+        yield header, entries
+    finally:
+        source.close()
 
 
 # -- tapir restore --from-media ------------------------------------------------------------

@@ -59,6 +59,9 @@ class TapeSource:
         self.located += nxt.located
         return True
 
+    def close(self) -> None:
+        """Nothing held: the drive stays mounted (``TapeMounts`` releases it)."""
+
 
 class DiskSource:
     """A disk volume file (devices/disk.py): the label record, then the part's records."""
