@@ -264,7 +264,7 @@ class Rebuilder:
                     job_id=job_id,
                     number=number,
                     level=meta.get("level"),
-                    base_run_id=self.ids.runs.get(meta.get("base_run", -1)),
+                    base_run_id=self._base(conn, meta.get("base_run")),
                     started_at=started,
                     started_ns=int(started.timestamp() * 1e9),
                     ended_at=ended,
@@ -301,6 +301,16 @@ class Rebuilder:
             SessionPart(seq, part.volume, part.tape_file, part.first_record, part.records),
         )
         return int(session_id)
+
+    def _base(self, conn: sa.Connection, base: Any) -> int | None:
+        """The incremental's base run here: rebuilt in this pass, else an earlier rebuild's
+        (ids kept), else unknown (the chain stops: the run restores what it stored)."""
+        if not isinstance(base, int):
+            return None
+        if base in self.ids.runs:
+            return self.ids.runs[base]
+        found = conn.execute(sa.select(runs.c.id).where(runs.c.id == base)).scalar()
+        return int(found) if found is not None else None
 
     def _finish(self, session_id: int, count: int, size: int, exceptions: int) -> None:
         status = (

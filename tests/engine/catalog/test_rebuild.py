@@ -12,6 +12,7 @@ import pytest
 
 from devices.label import encode_label, new_label
 from engine.backup.job import BackupSpec, run_backup
+from engine.backup.levels import Level
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.catalog.media_scan import ScanRefused
@@ -174,3 +175,25 @@ def test_catalog_rebuild_from_the_command_line(tmp_path: Path) -> None:
     assert compare_trees(src, tmp_path / "dst" / str(src).lstrip("/")) == []
     line = one_error_line(tapir("catalog", "rebuild", "--from-media", "TAP020L8"), 2)
     assert line.startswith("TAP020L8 holds no tapir label") and "not changed" in line
+
+
+def test_an_incremental_chain_is_rebuilt_with_its_base(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "kept").write_bytes(b"unchanged since the full backup")
+    (src / "edited").write_bytes(b"version 1")
+    with make_site(tmp_path) as site:
+        full = backup(site, src, name="chain")
+        (src / "edited").write_bytes(b"version 2, longer")
+        (src / "added").write_bytes(b"new")
+        incr = backup(site, src, name="chain", level=Level.INCREMENTAL)
+        assert incr.level.value == "incremental"
+    drop_catalog(tmp_path)
+    with make_site(tmp_path) as site:
+        report = rebuild(site, full.volumes, [], actor="t")
+        run = JobsStore(site.catalog()).get_run(incr.run_id)
+        out = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "dst")), site)
+    assert report.problems == [] and len(report.catalogued) == 2
+    assert run.base_run_id == full.run_id
+    assert out.status is CompletionStatus.COMPLETED, out.to_dict()
+    assert compare_trees(src, restored_at(tmp_path / "dst", src)) == []

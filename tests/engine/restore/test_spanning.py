@@ -10,6 +10,7 @@ from engine.backup.job import BackupSpec, run_backup
 from engine.catalog.files_store import FilesStore
 from engine.jobs.states import CompletionStatus
 from engine.restore.job import RestoreSpec, plan_restore, run_restore
+from engine.verify.job import VerifySpec, run_verify
 from hwsim.library import SimLibrary
 from tests.engine.backup.backup_util import LIBRARY, MIB, RECORD, make_site
 from tests.engine.backup.test_targets import small_tapes_only
@@ -71,6 +72,10 @@ def test_the_whole_spanning_session_restores_with_each_tape_mounted_once(tmp_pat
     assert {v: after[v] - before[v] for v in b.volumes} == dict.fromkeys(b.volumes, 1)
     volumes_in_order = [v for v, _block, _at in out.located]
     assert sorted(set(volumes_in_order), key=volumes_in_order.index) == b.volumes
+    with make_site(tmp_path, SMALL) as site:
+        verified = run_verify(VerifySpec(b.job_id), site)
+    assert verified.status is CompletionStatus.COMPLETED, verified.to_dict()
+    assert verified.bytes == sum(p.stat().st_size for p in src.iterdir())
 
 
 def test_a_session_on_disk_volume_files_restores(tmp_path: Path) -> None:
