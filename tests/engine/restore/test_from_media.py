@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from engine.backup.job import BackupSpec, run_backup
 from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus
 from engine.restore.from_media import MediaRestoreSpec, restore_from_media
-from tests.engine.backup.backup_util import make_site
+from tests.engine.backup.backup_util import RECORD, make_site
 from tests.engine.catalog.test_rebuild import drop_catalog
 from tests.engine.cli_util import Tapir, one_error_line
 from tests.engine.format.treecmp import compare_trees
@@ -70,3 +71,21 @@ def test_restore_from_media_on_the_command_line(tmp_path: Path) -> None:
     assert line.startswith(f"{barcode} has no session 7: it holds 1"), line
     none = tapir("restore", "--from-media", barcode, "--session", "1", "/nope", "--to", str(dst))
     assert "Nothing matches /nope in session 1" in one_error_line(none, 2)
+
+
+def test_a_disk_volume_file_by_path_without_the_catalog(tmp_path: Path) -> None:
+    src = edge_tree(tmp_path / "src")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    with make_site(tmp_path, mounts=(disk,)) as site:
+        b = run_backup(BackupSpec(str(src), str(disk), record_size=RECORD), site, actor="t")
+        assert b.status is CompletionStatus.COMPLETED, b.error
+    (volume,) = b.volumes
+    drop_catalog(tmp_path)
+    dst = tmp_path / "dst"
+    with make_site(tmp_path, mounts=(disk,)) as site:
+        spec = MediaRestoreSpec(str(disk / f"{volume}.vol"), 1, (str(src / "docs"),), str(dst))
+        out = restore_from_media(spec, site, actor="t")
+    assert out.status is CompletionStatus.COMPLETED, out.to_dict()
+    assert compare_trees(src / "docs", restored_at(dst, src) / "docs") == []
+    assert len(out.located) == 1
