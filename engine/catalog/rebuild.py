@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -36,8 +36,9 @@ import sqlalchemy as sa
 
 from devices.media import MediaState, MediaStore, new_medium
 from engine.catalog.db import Catalog
-from engine.catalog.files_model import FileRow, SessionPart, join_path, normalize
+from engine.catalog.files_model import FileRow, SessionPart, normalize
 from engine.catalog.files_store import FilesStore
+from engine.catalog.index_rows import file_row
 from engine.catalog.jobs_store import DEFAULT_PRIORITY
 from engine.catalog.media_scan import FoundPart, ScanRefused, VolumeScan
 from engine.catalog.schema import files as files_table
@@ -47,17 +48,6 @@ from engine.jobs.states import CompletionStatus, JobState
 
 BATCH = 10_000
 """File rows per transaction."""
-KINDS = {
-    "f": "file",
-    "h": "file",
-    "l": "symlink",
-    "d": "directory",
-    "c": "char_device",
-    "b": "block_device",
-    "p": "fifo",
-}
-"""Index kinds (docs/tapir-format.md) -> catalog kinds (engine/backup/scan.py ``Kind``); a hard
-link is a file row with a link group and no checksum, as the backup records it."""
 
 
 @dataclass
@@ -143,7 +133,7 @@ class Rebuilder:
         batch: list[FileRow] = []
         try:
             for entry in entries:
-                row = _row(entry, source)
+                row = file_row(entry, source)
                 count += 1
                 size += row.size if row.checksum is not None else 0
                 exceptions += row.exception_category is not None
@@ -378,32 +368,3 @@ def _parse(text: object) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
-
-
-def _row(entry: IndexEntry, source: bytes) -> FileRow:
-    path = entry.path.rstrip(b"/")
-    full = source if path in (b"", b".") else normalize(join_path(source, path))
-    stored = entry.record >= 0
-    kind = entry.kind.value
-    return FileRow(
-        path=full,
-        kind=KINDS.get(kind, "unknown"),
-        size=entry.size,
-        mtime_ns=entry.mtime_ns,
-        link_target=entry.link if kind == "l" else None,
-        link_group=entry.link_group,
-        checksum=bytes.fromhex(entry.checksum) if entry.checksum else None,
-        part=entry.volume + 1 if stored else None,
-        record=entry.record if stored else None,
-        offset=entry.offset if stored else None,
-        exception_category=entry.exception,
-        exception_code=entry.exception,
-        exception_sentence=entry.reason,
-        exception_offset=entry.error_offset,
-    )
-
-
-def rows_of(entries: Iterable[IndexEntry], source: bytes) -> Iterator[FileRow]:
-    """Catalog rows of index entries (``tapir restore --from-media`` reads them too)."""
-    for entry in entries:
-        yield _row(entry, normalize(source))

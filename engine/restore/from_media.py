@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.catalog.files_model import SessionPart, normalize
+from engine.catalog.index_rows import rows_of
 from engine.catalog.jobs_store import JobsStore
 from engine.catalog.media_scan import (
     FoundPart,
@@ -33,7 +34,7 @@ from engine.catalog.media_scan import (
     scan_tape,
     tape_index,
 )
-from engine.catalog.rebuild import Rebuilder, RebuildReport, rows_of
+from engine.catalog.rebuild import Rebuilder, RebuildReport
 from engine.format.index import IndexEntry
 from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.execute import PlanRunner, TapeMounts
