@@ -18,7 +18,10 @@ from engine.restore.extract import ChecksumMismatch, Outcome
 
 class Checker:
     def __init__(self) -> None:
+        self.members = 0
+        """Members read (directories, links, special files included)."""
         self.files = 0
+        """Regular files whose data was hashed."""
         self.bytes = 0
 
     def write(
@@ -43,7 +46,8 @@ class Checker:
         for _offset, chunk in chunks:
             hasher.update(chunk)
             size += len(chunk)
-        self.files += 1
+        self.members += 1
+        self.files += member.kind is MemberKind.FILE
         self.bytes += size
         if checksum is not None and hasher.digest() != checksum:
             raise ChecksumMismatch(
