@@ -88,7 +88,7 @@ class Where:
         if self.kind == "drive":
             return f"library {self.library} drive {self.drive}"
         if self.kind == "ie":
-            return f"library {self.library} I/E slot {self.number} (import it first)"
+            return f"library {self.library} I/E slot {self.number} (loaded from there)"
         if self.kind == "disk":
             return f"disk volume {self.path}"
         if self.path is not None:

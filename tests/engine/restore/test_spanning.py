@@ -127,7 +127,7 @@ def test_plan_says_where_each_tape_is_before_anything_moves(tmp_path: Path) -> N
         inv = site.library("lib1").inventory()
     assert load_counts(state) == before, "neither the plan nor the refused restore moved a tape"
     assert f"1. {first} (tape): library lib1 drive {drive};" in text
-    assert f"2. {second} (tape): library lib1 I/E slot 1 (import it first); continues " in text
+    assert f"2. {second} (tape): library lib1 I/E slot 1 (loaded from there); continues " in text
     assert f"3. {third} (tape): outside the library (import it first);" in text
     kinds = [v["where"]["kind"] for v in plan.to_dict()]
     assert kinds == ["drive", "ie", "outside"]
@@ -135,3 +135,9 @@ def test_plan_says_where_each_tape_is_before_anything_moves(tmp_path: Path) -> N
     assert out.error is not None and third in out.error and "import" in out.error
     assert not (tmp_path / "dst").exists()
     assert inv.find(first) is not None and inv.find(first).drive == drive
+    with SimLibrary.open(state) as sim:
+        sim.import_cartridge(third)  # the operator puts it in the mail slot
+    with make_site(tmp_path, SMALL) as site:
+        again = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "dst")), site)
+    assert again.status is CompletionStatus.COMPLETED, again.to_dict()
+    assert compare_trees(src, restored_at(tmp_path / "dst", src)) == []
