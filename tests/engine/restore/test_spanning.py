@@ -141,3 +141,22 @@ def test_plan_says_where_each_tape_is_before_anything_moves(tmp_path: Path) -> N
         again = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "dst")), site)
     assert again.status is CompletionStatus.COMPLETED, again.to_dict()
     assert compare_trees(src, restored_at(tmp_path / "dst", src)) == []
+
+
+def test_a_missing_disk_volume_file_is_named_before_anything_is_written(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(os.urandom(700_000))
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    with make_site(tmp_path, mounts=(disk,)) as site:
+        spec = BackupSpec(str(src), str(disk), record_size=RECORD, volume_size=192 * 1024)
+        b = run_backup(spec, site, actor="t")
+        gone = disk / f"{b.volumes[1]}.vol"
+        gone.unlink()
+        plan = plan_restore(RestoreSpec((str(src),)), site)
+        out = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "dst")), site)
+    assert f"missing: no volume file {gone}" in "\n".join(plan.lines())
+    assert out.status is CompletionStatus.FAILED_TO_START
+    assert out.error is not None and str(gone) in out.error
+    assert not (tmp_path / "dst").exists()
