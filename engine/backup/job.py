@@ -30,6 +30,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from devices.disk import MountPathError
@@ -283,10 +284,18 @@ def _one_run(
     )
     session = {
         "job": job_id,
+        "job_name": spec.job_name(),
         "run": run.id,
+        "run_number": run.number,
+        "base_run": base.run_id if base is not None else None,
         "session": session_id,
         "level": choice.level.value,
         "source": call.source,
+        "target": target.name,
+        "started": datetime.now(UTC).isoformat(),
+        # The same list object the parts recorder fills as the session spans: the trailer,
+        # serialized last, names every part's volume in order (catalog rebuild reads it).
+        "volumes": parts.volumes,
     }
     label = f"tapir-j{job_id}-r{run.number}-s{session_id}"
     if hasattr(target, "note"):  # tape targets: named in the media history if a write fails

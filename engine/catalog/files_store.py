@@ -446,3 +446,10 @@ class FilesStore:
         if top is not None:
             found[root] = previous_record(top)
         return found
+
+    # -- what a session stored, for verify (engine/verify) ---------------------------------
+
+    def stored(self, session_id: int) -> list[FileRow]:
+        """Every row of the session with a member on media, in media order."""
+        query = self._select(files.c.session_id == session_id, files.c.record.is_not(None))
+        return self._rows(query.order_by(files.c.part, files.c.record, files.c.offset))

@@ -7,6 +7,7 @@ import typer
 from engine.cli import (
     backup,
     browse,
+    catalog,
     devices,
     drive,
     job_defs,
@@ -17,6 +18,7 @@ from engine.cli import (
     schedule_cmd,
     server,
     sim,
+    verify,
 )
 
 app = typer.Typer(
@@ -30,6 +32,7 @@ app.command("restore")(restore.restore)
 app.command("server")(server.server)
 app.command("ls")(browse.ls)
 app.command("browse")(browse.browse)
+app.command("verify")(verify.verify)
 app.add_typer(sim.app, name="sim")
 app.add_typer(devices.app, name="devices")
 app.add_typer(drive.app, name="drive")
@@ -38,6 +41,7 @@ app.add_typer(media.app, name="media")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(job_defs.app, name="job")
 app.add_typer(schedule_cmd.app, name="schedule")
+app.add_typer(catalog.app, name="catalog")
 
 
 @app.callback()

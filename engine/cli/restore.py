@@ -1,5 +1,6 @@
 """``tapir restore PATH... [--as-of JOB|run:RUN|DATE] [--to ROOT] [--overwrite POLICY] [--plan]
-[--json]``.
+[--json]``; ``tapir restore --from-media BARCODE|VOLUME_FILE --session N PATH...`` without the
+catalog (engine/restore/from_media.py: the session's own index, one LOCATE per member).
 
 The job is engine/restore/job.py ``run_restore``; ``--plan`` prints the media plan (which
 volumes, where they are now, how many members each) and moves nothing. Files are written at
@@ -46,6 +47,15 @@ def restore(
     plan: Annotated[
         bool, typer.Option("--plan", help="Show the media plan; move nothing.")
     ] = False,
+    from_media: Annotated[
+        str | None,
+        typer.Option(
+            "--from-media", help="Without the catalog: a tape's barcode or a disk volume file."
+        ),
+    ] = None,
+    session: Annotated[
+        int, typer.Option("--session", help="With --from-media: the session's tape file number.")
+    ] = 1,
     as_json: JsonOpt = False,
     catalog: CatalogOpt = None,
 ) -> None:
@@ -60,7 +70,17 @@ def restore(
         fail(str(exc))
     spec = RestoreSpec(tuple(paths), root=to, as_of=point, overwrite=overwrite)
     with open_site(catalog) as site:
-        if plan:
+        if from_media is not None:
+            from engine.restore.from_media import MediaRestoreSpec, restore_from_media
+
+            if plan or as_of is not None:
+                fail("--from-media reads one session's index: --plan and --as-of do not apply.")
+            alone = MediaRestoreSpec(from_media, session, tuple(paths), to, overwrite)
+            try:
+                out = restore_from_media(alone, site, actor=ACTOR)
+            except KeyboardInterrupt:
+                fail("interrupted: the run is recorded as CANCELED", EXIT_INTERRUPTED)
+        elif plan:
             try:
                 media = plan_restore(spec, site)
             except (SelectionError, NoSuchPoint) as exc:
@@ -71,7 +91,8 @@ def restore(
                 for line in media.lines():
                     typer.echo(line)
             return
-        out = _managed(spec, site)
+        else:
+            out = _managed(spec, site)
     if as_json:
         print_json({**out.to_dict(), "exit_code": out.exit_code})
     elif out.run_id is not None:

@@ -8,4 +8,8 @@
    with the format reader, write it under the restore root through directory descriptors
    (nothing outside the root), to a temporary name then renamed, checksum verified.
 4. job.py: ``run_restore`` as a job of type ``restore`` with its run and history.
+
+Without the catalog, from_media.py rebuilds it from the volumes' own indexes
+(engine/catalog/media_scan.py, rebuild.py) or restores from one session's index directly.
+Verify (engine/verify) runs the same plan with a checker in place of the extractor.
 """

@@ -9,6 +9,8 @@ disagree. Per-file problems become ``FileResult``s, a medium error while reading
 (with the volume and block; the next member is reached by LOCATE); other device failures
 propagate (job level).
 
+The sink is an ``Extractor`` (restore) or anything with its ``write`` (verify's checker).
+
 Tape volumes are mounted through the library that holds them and returned to their slot
 afterwards (a cartridge found in a drive is left there); disk volumes are opened as files.
 """
@@ -17,13 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from devices.tape_drive import TapeDrive
 from drivers.errors import MediumError
+from engine.format.members import Member
 from engine.format.reader import ArchiveReader, Entry, FormatError
-from engine.restore.extract import ChecksumMismatch, Extractor, FileResult, Outcome
+from engine.restore.extract import ChecksumMismatch, FileResult, Outcome
 from engine.restore.plan import (
     DISK,
     Plan,
@@ -45,6 +49,27 @@ READ_THROUGH_RECORDS = 4
 """Read on instead of LOCATE when the next member is at most this many records ahead (a
 LOCATE costs a command and, on a real drive, a reposition of up to seconds)."""
 VARIABLE_BLOCKS = 0
+MEDIUM_ERROR = "restore.medium_error"
+"""A member the drive could not read (MEDIUM ERROR): reported for that file; the next
+member is reached by LOCATE, so one bad spot costs one file, not the job."""
+POSITION_MISMATCH = "restore.position_mismatch"
+
+
+class MemberSink(Protocol):
+    """Where ``PlanRunner`` hands each member: ``Extractor`` writes it, verify's ``Checker``
+    only hashes it. Returns the outcome; raises ``ChecksumMismatch``, ``UnsafePath`` or
+    ``OSError`` for that one file."""
+
+    def write(
+        self,
+        rel: bytes,
+        member: Member,
+        chunks: Iterator[tuple[int, memoryview]],
+        *,
+        checksum: bytes | None,
+        session: int,
+        link_source: bytes | None = None,
+    ) -> Outcome: ...
 
 
 class TapeMounts:
@@ -90,7 +115,7 @@ class PlanRunner:
         self,
         site: Site,
         store: MediaStore,
-        extractor: Extractor,
+        extractor: MemberSink,
         report: Callable[[FileResult], None],
     ) -> None:
         self.site = site
@@ -100,9 +125,6 @@ class PlanRunner:
         self.located: list[tuple[str, int, int]] = []
         self.records_read = 0
         self.bytes = 0
-        self._session: SessionInfo | None = None
-        """The session of the member being read: a member continued on the next volume
-        continues on that session's next part (a volume may hold several sessions)."""
 
     def run(self, plan: Plan) -> None:
         try:
@@ -111,52 +133,66 @@ class PlanRunner:
         finally:
             self.mounts.release_all()
 
-    def _open(self, volume: VolumePlan) -> TapeSource | DiskSource:
-        first = volume.steps[0]
-        info = first.session
+    def _open(self, volume: VolumePlan, info: SessionInfo) -> TapeSource | DiskSource:
+        """A source on ``volume`` for members of session ``info``; a member continued on the
+        next part mounts that part's volume (``TapeMounts`` keeps one drive per library)."""
         if volume.kind == DISK:
 
-            def next_disk(seq: int):
-                part = (self._session or info).part(seq + 1)
+            def next_disk(seq: int) -> tuple[Path, str, int]:
+                part = info.part(seq + 1)
                 return disk_volume_path(info, part.volume), part.volume, part.first_record
 
             return DiskSource(
-                disk_volume_path(info, volume.volume), volume.volume, info.record_size, next_disk
+                disk_volume_path(info, volume.volume),
+                volume.volume,
+                info.record_size,
+                next_disk,
+                session=info.session_id,
             )
         library = volume.where.library if volume.where else None
         tape = self.mounts.tape(volume.volume, library)
 
         def next_tape(seq: int) -> TapeSource | None:
-            part = (self._session or info).part(seq + 1)
+            part = info.part(seq + 1)
             nxt = TapeSource(
-                self.mounts.tape(part.volume), part.volume, info.record_size, next_tape
+                self.mounts.tape(part.volume),
+                part.volume,
+                info.record_size,
+                next_tape,
+                session=info.session_id,
             )
             nxt.locate(part.first_record)
             return nxt
 
-        return TapeSource(tape, volume.volume, info.record_size, next_tape)
+        return TapeSource(tape, volume.volume, info.record_size, next_tape, session=info.session_id)
 
     def _volume(self, volume: VolumePlan) -> None:
-        source = self._open(volume)
+        """Read ``volume``'s steps in order; a volume with none is only reached through a
+        member continued onto it (plan.py) and is not mounted for itself."""
+        source: TapeSource | DiskSource | None = None
         reader: ArchiveReader | None = None
         last: Entry | None = None
         try:
             for step in volume.steps:
-                self._session = step.session
-                if source.volume != volume.volume:  # a member continued on the next volume
-                    self._account(source)
-                    source = self._open(volume)
+                if (
+                    source is None
+                    or source.volume != volume.volume  # a member continued on the next volume
+                    or source.session != step.session.session_id
+                ):
+                    if source is not None:
+                        self._account(source)
+                    source = self._open(volume, step.session)
                     reader = last = None
                 want = (step.part.seq - 1, step.record, step.offset)
-                entry = None
-                if (
-                    reader is not None
-                    and last is not None
-                    and last.volume == want[0]
-                    and 0 <= step.record - last.record <= READ_THROUGH_RECORDS
-                ):
-                    entry = self._read_on(reader, want)
                 try:
+                    entry = None
+                    if (
+                        reader is not None
+                        and last is not None
+                        and last.volume == want[0]
+                        and 0 <= step.record - last.record <= READ_THROUGH_RECORDS
+                    ):
+                        entry = self._read_on(reader, want)
                     if entry is None:
                         source.locate(step.block)
                         reader = ArchiveReader(
@@ -164,12 +200,14 @@ class PlanRunner:
                         )
                         entry = reader.next()
                     last = entry
+                    assert reader is not None
                     self._member(step, entry, reader)
-                except MediumError as exc:
+                except MediumError as exc:  # this member only: the next one is LOCATEd
+                    reader = last = None
                     self._unreadable(step, source, exc)
-                    reader = last = None  # the next member is reached by LOCATE
         finally:
-            self._account(source)
+            if source is not None:
+                self._account(source)
 
     def _unreadable(self, step: Step, source: TapeSource | DiskSource, exc: MediumError) -> None:
         """A medium error while reading one member: that file fails with the volume and the
@@ -178,14 +216,13 @@ class PlanRunner:
         if isinstance(source, TapeSource):
             with contextlib.suppress(Exception):
                 block = source.tape.position()
+        why = (
+            f"medium error reading {source.volume} at block {block} (the member starts at "
+            f"block {step.block}): the medium could not be read: {exc.sentence}; restore it "
+            "from another copy"
+        )
         self.report(
-            FileResult(
-                os.fsdecode(step.chosen.row.path),
-                Outcome.FAILED,
-                f"medium error reading {source.volume} at block {block} (the member starts at "
-                f"block {step.block}): {exc.sense.describe()}; restore it from another copy",
-                "restore.medium_error",
-            )
+            FileResult(os.fsdecode(step.chosen.row.path), Outcome.FAILED, why, MEDIUM_ERROR)
         )
 
     def _account(self, source: TapeSource | DiskSource) -> None:
@@ -193,8 +230,7 @@ class PlanRunner:
         source.located = []
         self.records_read += source.records_read
         source.records_read = 0
-        if isinstance(source, DiskSource):
-            source.close()
+        source.close()
 
     @staticmethod
     def _read_on(reader: ArchiveReader, want: tuple[int, int, int]) -> Entry | None:
@@ -214,6 +250,8 @@ class PlanRunner:
         session = step.session
         try:
             components(rel)
+            if entry is not None and entry.member.name not in (b".", b"./", b""):
+                components(entry.member.name)  # the archive's own name: crafted media too
         except UnsafePath as exc:
             self.report(FileResult(shown, Outcome.FAILED, str(exc), exc.code))
             return
@@ -233,7 +271,7 @@ class PlanRunner:
                     Outcome.FAILED,
                     f"the medium holds {name!r} at block {step.block}, not this file; catalog "
                     "and medium disagree (rebuild the catalog from the medium)",
-                    "restore.position_mismatch",
+                    POSITION_MISMATCH,
                 )
             )
             return
@@ -274,7 +312,8 @@ class PlanRunner:
                     shown,
                     Outcome.WARNING,
                     f"restored as stored, but it was {row.exception_category.replace('_', ' ')} "
-                    f"at backup: {row.exception_sentence or ''}".rstrip(": "),
+                    f"at backup: "
+                    f"{row.exception_sentence or ''}".rstrip(": "),
                     f"restore.{row.exception_category}",
                 )
             )

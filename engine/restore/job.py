@@ -32,7 +32,7 @@ from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.asof import LATEST, AsOf, NoSuchPoint
 from engine.restore.execute import PlanRunner
 from engine.restore.extract import Extractor, FileResult, Outcome, Overwrite
-from engine.restore.plan import Plan, PlanError, build_plan, locate_volumes
+from engine.restore.plan import Plan, PlanError, build_plan, check_reachable, locate_volumes
 from engine.restore.select import Selection, SelectionError, select
 
 if TYPE_CHECKING:
@@ -169,6 +169,7 @@ def run_restore(
     try:
         selection, out.plan = _prepare(spec, site, catalog)
         out.results += [not_stored(row) for row in selection.not_stored]
+        check_reachable(out.plan)
     except (SelectionError, NoSuchPoint, *FAILURES) as exc:
         return _end(jobs, out, actor, started, exc)
     jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Started.")
@@ -187,13 +188,16 @@ def run_restore(
         return _end(jobs, out, actor, started, exc, CompletionStatus.FAILED, runner)
     finally:
         extractor.close()
+    return _end(jobs, out, actor, started, None, completion(out), runner)
+
+
+def completion(out: RestoreOutcome) -> CompletionStatus:
+    """How a restore that ran to the end completed (module docstring, step 3)."""
     if out.count(Outcome.FAILED):
-        status = CompletionStatus.COMPLETED_WITH_ERRORS
-    elif out.count(Outcome.WARNING) or out.count(Outcome.KEPT) or out.count(Outcome.NOT_STORED):
-        status = CompletionStatus.COMPLETED_WITH_EXCEPTIONS
-    else:
-        status = CompletionStatus.COMPLETED
-    return _end(jobs, out, actor, started, None, status, runner)
+        return CompletionStatus.COMPLETED_WITH_ERRORS
+    if out.count(Outcome.WARNING) or out.count(Outcome.KEPT) or out.count(Outcome.NOT_STORED):
+        return CompletionStatus.COMPLETED_WITH_EXCEPTIONS
+    return CompletionStatus.COMPLETED
 
 
 def _end(

@@ -4,8 +4,9 @@ one LOCATE a restore does per member run: a tape drive, or a disk volume file.
 ``locate(block)`` positions at an absolute block of the current volume (a tape block number
 as READ POSITION counts it; for a disk volume, the record index in the file, label = 0).
 ``next_volume(volume_seq)`` continues a member split across volumes on part
-``volume_seq + 1`` of the session (``mount``: a callback that loads that part's volume and
-positions it at the part's first record). Every LOCATE is logged in ``located`` as
+``volume_seq + 1`` of the session (``next_part``: a callback that loads that part's volume and
+positions it at the part's first record). ``session`` is the catalog session the source reads
+(one volume may hold parts of several sessions). Every LOCATE is logged in ``located`` as
 (volume, requested block, position READ POSITION reported), so tests and the job's report can
 see that a file was reached without reading through the tape.
 """
@@ -27,8 +28,11 @@ class TapeSource:
         volume: str,
         record_size: int,
         next_part: Callable[[int], TapeSource | None],
+        *,
+        session: int = 0,
     ) -> None:
         self.tape = tape
+        self.session = session
         self.volume = volume
         self.record_size = record_size
         self._next_part = next_part
@@ -55,6 +59,9 @@ class TapeSource:
         self.located += nxt.located
         return True
 
+    def close(self) -> None:
+        """Nothing held: the drive stays mounted (``TapeMounts`` releases it)."""
+
 
 class DiskSource:
     """A disk volume file (devices/disk.py): the label record, then the part's records."""
@@ -65,8 +72,11 @@ class DiskSource:
         volume: str,
         record_size: int,
         next_part: Callable[[int], tuple[Path, str, int] | None],
+        *,
+        session: int = 0,
     ) -> None:
         self.path, self.volume, self.record_size = path, volume, record_size
+        self.session = session
         self._next_part = next_part
         self._map = mmap.mmap(-1, record_size)
         self._view = memoryview(self._map)

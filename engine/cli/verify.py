@@ -1,0 +1,53 @@
+"""``tapir verify JOB [--run N] [--json]``: read a backup job's sessions back and compare every
+file with the checksum recorded at backup (engine/verify/job.py ``run_verify``).
+
+Exit codes: 0 every file matches; 1 some files differ (listed; the rest was read); 2 nothing to
+verify, a bad option, or the run failed (one line on stderr; the verify job records it).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from devices.disk import format_bytes
+from engine.cli.common import ACTOR, CatalogOpt, JsonOpt, open_site, print_json
+from engine.cli.errors import fail
+
+EXIT_INTERRUPTED = 130
+SHOWN_FILES = 20
+
+
+def verify(
+    job: Annotated[int, typer.Argument(help="The backup job to verify.")],
+    run: Annotated[
+        int | None, typer.Option("--run", help="Its run number (default: the newest good one).")
+    ] = None,
+    as_json: JsonOpt = False,
+    catalog: CatalogOpt = None,
+) -> None:
+    """Read JOB's sessions back and compare checksums; exit 0 all match, 1 some differ."""
+    from engine.verify.job import VerifySpec, run_verify
+
+    with open_site(catalog) as site:
+        try:
+            out = run_verify(VerifySpec(job, run), site, actor=ACTOR)
+        except KeyboardInterrupt:
+            fail("interrupted: the verify run is recorded as CANCELED", EXIT_INTERRUPTED)
+    if as_json:
+        print_json({**out.to_dict(), "exit_code": out.exit_code})
+    elif out.run_id is not None:
+        differ = out.differ
+        typer.echo(f"job {out.job_id}: {out.status.value}")
+        typer.echo(
+            f"  verified: {out.files} files, {format_bytes(out.bytes)} in {out.seconds:.1f} s; "
+            f"{len(differ)} differ"
+        )
+        for r in differ[:SHOWN_FILES]:
+            typer.echo(f"    differs: {r.path}: {r.message}")
+        if len(differ) > SHOWN_FILES:
+            typer.echo(f"    ... {len(differ) - SHOWN_FILES} more (--json lists all)")
+    if out.error:
+        typer.echo(f"tapir: {out.error.rstrip()} (job {out.job_id}: {out.status.value})", err=True)
+    raise typer.Exit(out.exit_code)
