@@ -109,7 +109,10 @@ def restore(ctx: JobContext) -> None:
     job = JobsStore(ctx.catalog).get_job(ctx.job.id)
     if job.state not in (JobState.QUEUED, JobState.WAITING):
         return
-    ctx.outcome = run_restore(spec, ctx.site, catalog=ctx.catalog, actor=ctx.actor, job_id=job.id)
+    drives = dict(key.split(":", 1) for key in ctx.grant.of(Kind.DRIVE) if ":" in key)
+    ctx.outcome = run_restore(
+        spec, ctx.site, catalog=ctx.catalog, actor=ctx.actor, job_id=job.id, drives=drives
+    )
 
 
 def unsupported(ctx: JobContext) -> None:

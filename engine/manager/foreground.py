@@ -22,7 +22,7 @@ from typing import Any
 from engine.catalog.db import Catalog
 from engine.catalog.jobs_model import Job
 from engine.catalog.jobs_store import JobsStore
-from engine.jobs.states import JobState
+from engine.jobs.states import ACTIVE_STATES, JobState
 from engine.manager import control, queue
 from engine.manager.clock import SYSTEM_CLOCK, Clock
 from engine.manager.config import ManagerConfig
@@ -89,6 +89,8 @@ def run_managed(
                     )
                     run_granted(ctx, executor_for(job.type))
                     outcome = ctx.outcome if ctx.outcome is not None else outcome
+                    if jobs.get_job(job_id).state in ACTIVE_STATES:
+                        return outcome  # the executor left it at work: nothing more to do here
                     shown = None
                     continue
                 reason = attempt.reason or reason
