@@ -162,8 +162,8 @@ def run_backup(
         on_item_error,
         should_stop,
         stop_state,
-        stop_as,
-        prepare_target,
+        stop_as=stop_as,
+        prepare_target=prepare_target,
     )
     if job_id is None:
         job_id = jobs.create_job(JOB_TYPE, spec.job_name(), spec.to_dict(), actor=actor)
