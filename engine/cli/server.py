@@ -25,8 +25,10 @@ def server(
     catalog: CatalogOpt = None,
 ) -> None:
     """Run the job manager: dispatcher, sweeper and periodic ticks, until SIGTERM/SIGINT."""
+    from engine.manager.clock import SYSTEM_CLOCK
     from engine.manager.config import ManagerConfigError, load_manager_config
     from engine.manager.server import Server
+    from engine.manager.ticks import server_ticks
     from engine.site import Site
     from engine.site_config import load_site_config
 
@@ -46,7 +48,12 @@ def server(
         try:
             cat = main.catalog()
             loop = Server(
-                new_site, cat, config, max_jobs=max_jobs, log=lambda s: typer.echo(s, err=True)
+                new_site,
+                cat,
+                config,
+                max_jobs=max_jobs,
+                ticks=server_ticks(cat, config, SYSTEM_CLOCK),
+                log=lambda s: typer.echo(s, err=True),
             )
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: loop.stop())

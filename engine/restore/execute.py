@@ -78,6 +78,8 @@ class TapeMounts:
     def __init__(self, site: Site, store: MediaStore) -> None:
         self.site, self.store = site, store
         self.mounted: dict[str, tuple[str, TapeDrive, bool]] = {}  # library -> (barcode, ...)
+        self.drives: dict[str, str] = {}
+        """library -> the drive to mount in (the job manager's reservation); else any free."""
 
     def _library_of(self, barcode: str) -> str:
         for spec in self.site.config.libraries:
@@ -95,7 +97,7 @@ class TapeMounts:
             self._release(name)
         where = lib.inventory().find(barcode)
         was_loaded = where is not None and where.drive is not None
-        tape = lib.mount(barcode)
+        tape = lib.mount(barcode, None if was_loaded else self.drives.get(name))
         tape.set_block_size(VARIABLE_BLOCKS)
         self.mounted[name] = (barcode, tape, was_loaded)
         return tape
