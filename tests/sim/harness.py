@@ -45,6 +45,8 @@ class Result:
     root: Path
     outcomes: list[RunOutcome] = field(default_factory=list)
     killed: bool = False
+    fired: list[str] = field(default_factory=list)
+    """The hwsim faults that fired (kind on target), for the soak's summary."""
 
 
 def build_tree(scenario: Scenario, root: Path) -> Path:
@@ -145,6 +147,8 @@ def run_scenario(scenario: Scenario, root: Path) -> Result:
             with returns:
                 result.outcomes.append(watched(lambda: run_backup(spec, site, actor="sim")))
             job_id = result.outcomes[-1].job_id
+        plan = site.endpoints("lib1").changer.device.faults
+        result.fired = [f"{f.kind} on {f.target}" for f in plan.fired]
         operator_fixes(site, root)
         spec = backup_spec(scenario, src, root, None)
         if result.killed:

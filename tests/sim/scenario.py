@@ -120,12 +120,12 @@ def _tree(rng: random.Random) -> tuple[tuple[str, int], ...]:
 
 
 def _tape_fault(rng: random.Random, kind: str, blocks: int) -> dict[str, Any]:
-    drive = rng.choice(DRIVES)
+    drive = rng.choice((*DRIVES, DRIVES[0], DRIVES[0]))  # drive0 is the one mounted first
     if kind == "power_loss":
         return {"kind": kind, "target": drive, "at_block": rng.randint(2, blocks)}
     if kind == "medium_error":
         times = rng.choice([1, None])
-        fault = {"kind": kind, "target": rng.choice(TAPES[:3]), "op": "write"}
+        fault = {"kind": kind, "target": rng.choice((*TAPES[:3], TAPES[0])), "op": "write"}
         fault["at_block"] = rng.randint(1, blocks)
         return fault | ({"times": times} if times else {"persistent": True})
     if kind in ("drive_offline", "not_ready", "hardware_error"):
