@@ -48,8 +48,9 @@ from engine.format.writer import ArchiveWriter, SessionSummary
 
 GIB = 1 << 30
 DEFAULT_CHECKPOINT_BYTES = 16 * GIB
-"""~45 s of LTO-8 streaming (360 MB/s): the ~3 s a flush costs (the drive stops and
-repositions) stays under 7% of the time, and a failure loses at most that much catalog."""
+"""~45 s of LTO-8 streaming (360 MB/s): the reposition a flush costs (~2.5 s: the drive stops
+and starts again) keeps a modeled LTO-8/9 drive above 95% of its native rate, the smallest
+such interval (bench/checkpoint_streaming.py); a failure costs at most that much re-written."""
 DEFAULT_CHECKPOINT_SECONDS = 600.0
 """Bounds what a failure costs when the source is slow (many small files, a busy disk)."""
 DEFAULT_READERS = 2
