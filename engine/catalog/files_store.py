@@ -353,6 +353,13 @@ class FilesStore:
         found.sort(key=lambda r: (r.ended_at or never, r.id), reverse=True)
         return found
 
+    def session_sources(self, run_ids: Iterable[int]) -> list[tuple[int, bytes]]:
+        """(run, backed-up source) of each session of ``run_ids``: where backups are rooted."""
+        ids = list(run_ids)
+        query = sa.select(sessions.c.run_id, sessions.c.source).where(sessions.c.run_id.in_(ids))
+        with self.catalog.read() as conn:
+            return [(r.run_id, bytes(r.source)) for r in conn.execute(query)]
+
     def _directory(self, chain: Sequence[int], directory: bytes) -> dict[bytes, FileRow]:
         query = self._select(files.c.run_id.in_(chain), files.c.parent == directory)
         return resolve(self._rows(query), chain)
