@@ -79,6 +79,8 @@ def restore(
     elif out.run_id is not None:
         restored = out.count(Outcome.RESTORED) + out.count(Outcome.WARNING)
         typer.echo(f"job {out.job_id}: {out.status.value}")
+        runs = ", ".join(str(r) for r in out.runs) or "none"
+        typer.echo(f"  as of {out.as_of.describe()}: versions from backup run(s) {runs}")
         typer.echo(
             f"  restored: {restored} files, {format_bytes(out.bytes)} in {out.seconds:.1f} s; "
             f"kept {out.count(Outcome.KEPT)}, not stored {out.count(Outcome.NOT_STORED)}, "

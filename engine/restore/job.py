@@ -77,6 +77,9 @@ class RestoreOutcome:
     results: list[FileResult] = field(default_factory=list)
     plan: Plan | None = None
     located: list[tuple[str, int, int]] = field(default_factory=list)
+    as_of: AsOf = LATEST
+    runs: list[int] = field(default_factory=list)
+    """The backup runs the restored versions come from (chains resolved)."""
     records_read: int = 0
     bytes: int = 0
     seconds: float = 0.0
@@ -104,6 +107,8 @@ class RestoreOutcome:
             "failed": self.count(Outcome.FAILED),
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
+            "as_of": self.as_of.to_dict(),
+            "from_runs": self.runs,
             "volumes": self.plan.to_dict() if self.plan else [],
             "files": [r.to_dict() for r in self.results if r.outcome is not Outcome.RESTORED],
         }
@@ -147,10 +152,11 @@ def run_restore(
     name = f"{', '.join(spec.paths)} -> {root}"
     job_id = jobs.create_job(JOB_TYPE, name, spec.to_dict(), actor=actor)
     jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
-    out = RestoreOutcome(job_id)
+    out = RestoreOutcome(job_id, as_of=spec.as_of)
     try:
         selection, out.plan = _prepare(spec, site, catalog)
         out.results += [not_stored(row) for row in selection.not_stored]
+        out.runs = sorted(selection.runs)
     except (SelectionError, NoSuchPoint, *FAILURES) as exc:
         return _end(jobs, out, actor, started, exc)
     jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Started.")

@@ -21,6 +21,8 @@ def test_backup_then_restore_plan_and_run(tmp_path: Path) -> None:
     assert compare_trees(src, dst / str(src).lstrip("/")) == []
     again = tapir("restore", str(src / "a.txt"), "--to", str(dst))
     assert again.returncode == 1 and "kept: " in again.stdout
+    assert "  as of the latest backups: versions from backup run(s) 1\n" in again.stdout
+    assert out["from_runs"] == [1] and out["as_of"] == {"job": None, "run": None, "at": None}
     shown = tapir.json("jobs", "show", str(out["job"]))
     assert shown["status"] == "COMPLETED"
     line = one_error_line(tapir("restore", "/no/such", "--to", str(dst)), 2)
