@@ -15,6 +15,7 @@ that path or point, or a bad option value.
 
 from __future__ import annotations
 
+import os
 import stat
 from typing import Annotated, Any
 
@@ -105,7 +106,7 @@ def ls(
     if as_json:
         print_json(
             {
-                "path": shown_path(found.row.path) if found is not None else path,
+                "path": shown_path(found.row.path if found else os.fsencode(path)),
                 "as_of": point_in_time.to_dict(),
                 "run": found.run_id if found is not None else None,
                 "job": job,
@@ -115,7 +116,8 @@ def ls(
         return
     if found is None:
         typer.echo(
-            f"{path} as of {point_in_time.describe()}: not backed up itself; the way to the "
+            f"{shown_path(os.fsencode(path))} as of {point_in_time.describe()}: not backed up "
+            "itself; the way to the "
             f"{len(rows)} backed-up path(s) below it"
         )
     else:
@@ -150,7 +152,10 @@ def browse(
     with open_site(catalog) as site:
         versions = FilesStore(site.catalog()).versions(path, job_id=job)
     if not versions:
-        fail(f"{path} is in no backup of the catalog; check the path (absolute, as backed up).")
+        fail(
+            f"{shown_path(os.fsencode(path))} is in no backup of the catalog; check the path "
+            "(absolute, as backed up)."
+        )
     if as_json:
         print_json(
             [

@@ -24,13 +24,13 @@ Cost: one query for the runs (chains are followed in memory) and one indexed que
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
 from engine.catalog.files_model import BackupRun, Change, FileRow, normalize
+from engine.catalog.files_model import shown as shown_path
 from engine.catalog.files_store import FilesStore
 
 _JOB = re.compile(r"(?:job:)?(\d+)")
@@ -232,7 +232,7 @@ class PointInTime:
 
     def missing(self, path: bytes | str) -> str:
         """Why ``path`` has nothing at this point: the sentence for the user."""
-        shown = os.fsdecode(normalize(path))
+        shown = shown_path(normalize(path))
         found = self.find(path)
         if (found is not None and found.deleted) or self.held_before(path):
             by = ""

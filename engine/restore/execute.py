@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from devices.tape_drive import TapeDrive
+from engine.catalog.files_model import shown as shown_path
 from engine.format.reader import ArchiveReader, Entry, FormatError
 from engine.restore.extract import ChecksumMismatch, Extractor, FileResult, Outcome
 from engine.restore.plan import DISK, Plan, PlanError, Step, VolumePlan, disk_volume_path
@@ -173,7 +174,7 @@ class PlanRunner:
     def _member(self, step: Step, entry: Entry | None, reader: ArchiveReader) -> None:
         chosen = step.chosen
         row, src = chosen.row, chosen.source
-        shown = os.fsdecode(row.path)
+        shown = shown_path(row.path)
         rel = row.path.lstrip(b"/")
         session = step.session
         try:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from devices.errors import describe
 from engine.backup.job import DEVICE_FAILURES
-from engine.catalog.files_model import FileRow
+from engine.catalog.files_model import FileRow, shown
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.format.index import IndexError_
@@ -60,8 +60,8 @@ class RestoreSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "paths": list(self.paths),
-            "root": os.path.abspath(self.root),
+            "paths": [shown(p) for p in self.paths],
+            "root": shown(os.path.abspath(self.root)),
             "as_of": self.as_of.to_dict(),
             "overwrite": Overwrite(self.overwrite).value,
         }
@@ -133,7 +133,7 @@ def not_stored(row: FileRow) -> FileResult:
     why = row.exception_sentence or "its data is on no medium"
     category = row.exception_category or "skipped"
     return FileResult(
-        os.fsdecode(row.path),
+        shown(row.path),
         Outcome.NOT_STORED,
         f"not restored: it was {category.replace('_', ' ')} at backup: {why}",
         f"restore.{category}",
@@ -149,7 +149,7 @@ def run_restore(
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
     root = os.path.abspath(os.path.expanduser(spec.root))
-    name = f"{', '.join(spec.paths)} -> {root}"
+    name = f"{', '.join(shown(p) for p in spec.paths)} -> {shown(root)}"
     job_id = jobs.create_job(JOB_TYPE, name, spec.to_dict(), actor=actor)
     jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
     out = RestoreOutcome(job_id, as_of=spec.as_of)
@@ -167,7 +167,7 @@ def run_restore(
         runner.run(out.plan)
         for path, exc in extractor.finish():
             why = getattr(exc, "strerror", None) or str(exc)
-            out.results.append(FileResult(os.fsdecode(path), Outcome.FAILED, why, "restore.dir"))
+            out.results.append(FileResult(shown(path), Outcome.FAILED, why, "restore.dir"))
     except KeyboardInterrupt:
         _end(jobs, out, actor, started, None, CompletionStatus.CANCELED, runner)
         raise

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.catalog.files_model import Change, FileRow, join_path, normalize
+from engine.catalog.files_model import Change, FileRow, join_path, normalize, shown
 from engine.catalog.files_store import FilesStore
 from engine.catalog.schema import files as files_table
 from engine.restore.asof import LATEST, AsOf, PointInTime
@@ -118,8 +118,8 @@ def select(files: FilesStore, paths: list[str | bytes], *, as_of: AsOf = LATEST)
             found = [r for r in found if matches(r.path, pattern)]
         if not found:
             raise SelectionError(
-                f"Nothing matches {os.fsdecode(path)} as of {as_of.describe()} (run {run_id}); "
-                f"tapir ls {os.fsdecode(base)} lists what is there."
+                f"Nothing matches {shown(path)} as of {as_of.describe()} (run {run_id}); "
+                f"tapir ls {shown(base)} lists what is there."
             )
         for r in found:
             rows[r.path] = r
