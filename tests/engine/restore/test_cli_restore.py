@@ -16,6 +16,9 @@ def test_backup_then_restore_plan_and_run(tmp_path: Path) -> None:
     tapir.ok("backup", str(src), "--to", "lib1")
     plan = tapir.ok("restore", str(src), "--plan")
     assert plan.startswith("1 volume(s),") and " slot " in plan
+    assert tapir.ok("restore", str(src / "docs"), "--plan", "--as-of", "1").startswith("1 vol")
+    line = one_error_line(tapir("restore", str(src), "--plan", "--as-of", "run:x"), 2)
+    assert "is not a job id (7 or job:7), a run id (run:12) or an ISO date" in line
     dst = tmp_path / "dst"
     out = tapir.json("restore", str(src), "--to", str(dst))
     assert out["status"] == "COMPLETED" and out["exit_code"] == 0 and out["failed"] == 0
