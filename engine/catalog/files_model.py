@@ -41,6 +41,13 @@ def normalize(path: bytes | str) -> bytes:
     return stripped if stripped else (ROOT if raw.startswith(SEP) else raw)
 
 
+def shown(path: bytes | str) -> str:
+    """A path for people and JSON: undecodable bytes as ``\\xNN`` escapes (never surrogates,
+    which neither a terminal nor the catalog's text columns take)."""
+    raw = path if isinstance(path, bytes) else os.fsencode(path)
+    return raw.decode("utf-8", "backslashreplace")
+
+
 def split_path(path: bytes) -> tuple[bytes, bytes]:
     """``b"/srv/a"`` -> ``(b"/srv", b"a")``; ``b"/srv"`` -> ``(b"/", b"srv")``; ``b"/"`` ->
     ``(b"", b"/")``; relative ``b"a"`` -> ``(b"", b"a")``."""

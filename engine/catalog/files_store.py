@@ -353,6 +353,13 @@ class FilesStore:
         found.sort(key=lambda r: (r.ended_at or never, r.id), reverse=True)
         return found
 
+    def session_sources(self, run_ids: Iterable[int]) -> list[tuple[int, bytes]]:
+        """(run, backed-up source) of each session of ``run_ids``: where backups are rooted."""
+        ids = list(run_ids)
+        query = sa.select(sessions.c.run_id, sessions.c.source).where(sessions.c.run_id.in_(ids))
+        with self.catalog.read() as conn:
+            return [(r.run_id, bytes(r.source)) for r in conn.execute(query)]
+
     def _directory(self, chain: Sequence[int], directory: bytes) -> dict[bytes, FileRow]:
         query = self._select(files.c.run_id.in_(chain), files.c.parent == directory)
         return resolve(self._rows(query), chain)
@@ -377,10 +384,12 @@ class FilesStore:
                 merged[row.path] = row
         return sorted(merged.values(), key=lambda r: r.path)
 
-    def lookup(self, path: bytes | str, run_id: int) -> FileRow | None:
-        """One path as of ``run_id``."""
+    def lookup(
+        self, path: bytes | str, run_id: int, *, chain: Sequence[int] | None = None
+    ) -> FileRow | None:
+        """One path as of ``run_id`` (``chain``: its chain, when the caller has it)."""
         parent, name = split_path(normalize(path))
-        chain = self.chain(run_id)
+        chain = chain if chain is not None else self.chain(run_id)
         query = self._select(
             files.c.run_id.in_(chain), files.c.parent == parent, files.c.name == name
         )
@@ -423,10 +432,13 @@ class FilesStore:
         found = self._directory(self.chain(run_id), normalize(directory))
         return {row.name: row for row in found.values()}
 
-    def descendants(self, run_id: int, directory: bytes | str) -> list[FileRow]:
-        """Everything below ``directory`` as of ``run_id`` (not the directory itself)."""
+    def descendants(
+        self, run_id: int, directory: bytes | str, *, chain: Sequence[int] | None = None
+    ) -> list[FileRow]:
+        """Everything below ``directory`` as of ``run_id`` (not the directory itself;
+        ``chain``: ``run_id``'s chain, when the caller has it)."""
         directory = normalize(directory)
-        chain = self.chain(run_id)
+        chain = chain if chain is not None else self.chain(run_id)
         low, high = child_range(directory)
         below = sa.or_(
             files.c.parent == directory, sa.and_(files.c.parent >= low, files.c.parent < high)

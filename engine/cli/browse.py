@@ -15,6 +15,7 @@ that path or point, or a bad option value.
 
 from __future__ import annotations
 
+import os
 import stat
 from typing import Annotated, Any
 
@@ -40,8 +41,11 @@ def status_of(row: Any) -> str:
     """What happened to this version at backup, in a word or two."""
     if row.change is not None and row.change.value == "deleted":
         return "deleted"
+    if not row.stored and row.mode == 0 and row.kind == "directory":
+        return "not backed up: on the way to a backup"  # asof.PointInTime.sources_below
     if not row.stored:
-        return f"{(row.exception_category or 'not').replace('_', ' ')}, not stored"
+        category = (row.exception_category or "").replace("_", " ")
+        return f"{category}, not stored" if category else "not stored"
     if row.exception_category:
         return row.exception_category.replace("_", " ")
     return "ok"
@@ -56,7 +60,7 @@ def _mode(row: Any) -> str:
 def _ns_time(ns: int) -> str:
     from datetime import UTC, datetime
 
-    return when(datetime.fromtimestamp(ns / 1e9, UTC))
+    return when(datetime.fromtimestamp(ns / 1e9, UTC)) if ns else "-"
 
 
 def entry_dict(row: Any) -> dict[str, Any]:
@@ -97,24 +101,31 @@ def ls(
             point, found, rows = list_as_of(FilesStore(site.catalog()), path, point_in_time)
         except NoSuchPoint as exc:
             fail(str(exc))
-    run = point.run(found.run_id)
+    run = point.run(found.run_id) if found is not None else None
     job = run.job_id if run is not None else None
     if as_json:
         print_json(
             {
-                "path": shown_path(found.row.path),
+                "path": shown_path(found.row.path if found else os.fsencode(path)),
                 "as_of": point_in_time.to_dict(),
-                "run": found.run_id,
+                "run": found.run_id if found is not None else None,
                 "job": job,
                 "entries": [entry_dict(r) for r in rows],
             }
         )
         return
-    ended = when(run.ended_at) if run is not None else ""
-    typer.echo(
-        f"{shown_path(found.row.path)} as of {point_in_time.describe()}: run {found.run_id} "
-        f"(job {job}, ended {ended}), {len(rows)} entries"
-    )
+    if found is None:
+        typer.echo(
+            f"{shown_path(os.fsencode(path))} as of {point_in_time.describe()}: not backed up "
+            "itself; the way to the "
+            f"{len(rows)} backed-up path(s) below it"
+        )
+    else:
+        ended = when(run.ended_at) if run is not None else ""
+        typer.echo(
+            f"{shown_path(found.row.path)} as of {point_in_time.describe()}: run "
+            f"{found.run_id} (job {job}, ended {ended}), {len(rows)} entries"
+        )
     lines = []
     for r in rows:
         name = shown_path(r.name) + ("/" if r.kind == "directory" else "")
@@ -124,7 +135,7 @@ def ls(
         flag = f"  [{status}]" if status != "ok" else ""
         lines.append(
             f"{_mode(r)} {r.uname or r.uid!s:>8} {r.gname or r.gid!s:>8} {r.size:>12} "
-            f"{_ns_time(r.mtime_ns)}  run {r.run_id:<5} {name}{flag}"
+            f"{_ns_time(r.mtime_ns):<19}  run {r.run_id:<5} {name}{flag}"
         )
     typer.echo("\n".join(lines))
 
@@ -141,7 +152,10 @@ def browse(
     with open_site(catalog) as site:
         versions = FilesStore(site.catalog()).versions(path, job_id=job)
     if not versions:
-        fail(f"{path} is in no backup of the catalog; check the path (absolute, as backed up).")
+        fail(
+            f"{shown_path(os.fsencode(path))} is in no backup of the catalog; check the path "
+            "(absolute, as backed up)."
+        )
     if as_json:
         print_json(
             [

@@ -14,7 +14,6 @@ selected, a bad option, or the run failed (one line on stderr; the job records i
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -98,6 +97,8 @@ def restore(
     elif out.run_id is not None:
         restored = out.count(Outcome.RESTORED) + out.count(Outcome.WARNING)
         typer.echo(f"job {out.job_id}: {out.status.value}")
+        runs = ", ".join(str(r) for r in out.runs) or "none"
+        typer.echo(f"  as of {out.as_of.describe()}: versions from backup run(s) {runs}")
         typer.echo(
             f"  restored: {restored} files, {format_bytes(out.bytes)} in {out.seconds:.1f} s; "
             f"kept {out.count(Outcome.KEPT)}, not stored {out.count(Outcome.NOT_STORED)}, "
@@ -122,8 +123,7 @@ def _managed(spec: Any, site: Any) -> Any:
 
     catalog = site.catalog()
     jobs = JobsStore(catalog)
-    name = f"{', '.join(spec.paths)} -> {os.path.abspath(os.path.expanduser(spec.root))}"
-    job_id = jobs.create_job(JOB_TYPE, name, spec.to_dict(), actor=ACTOR)
+    job_id = jobs.create_job(JOB_TYPE, spec.job_name(), spec.to_dict(), actor=ACTOR)
     try:
         out = run_managed(
             site,

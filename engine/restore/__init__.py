@@ -1,7 +1,8 @@
 """Restore (issue 5): catalog selection -> media plan -> LOCATE + read + verified write.
 
-1. select.py: the file versions to restore (path, glob or directory; latest or as of a job),
-   incremental chains resolved by the catalog (files_store.py).
+1. select.py: the file versions to restore (path, glob or directory), at the point in time
+   asof.py resolves (latest, a job, a run or a date), incremental chains resolved by the
+   catalog (files_store.py); asof.py also serves ``tapir ls`` and ``tapir browse``.
 2. plan.py: the members grouped by volume and ordered by position, one mount per volume, and
    where each volume is now (slot, drive, I/E, outside the library, disk file).
 3. extract.py + safepath.py: per volume, LOCATE to each member's record (sources.py), read it

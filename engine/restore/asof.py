@@ -25,13 +25,13 @@ Cost: one query for the runs (chains are followed in memory) and one indexed que
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
 from engine.catalog.files_model import BackupRun, Change, FileRow, normalize
+from engine.catalog.files_model import shown as shown_path
 from engine.catalog.files_store import FilesStore
 
 _JOB = re.compile(r"(?:job:)?(\d+)")
@@ -211,6 +211,26 @@ class PointInTime:
         row = next((recorded[r] for r in self.chain(run_id) if r in recorded), None)
         return Found(run_id, row) if row is not None else None
 
+    def sources_below(self, path: bytes | str) -> list[FileRow]:
+        """The next component towards each backed-up source below ``path`` at this point:
+        the source's own row when it is that component, else a directory standing for the
+        way down (mode 0: not backed up itself). By name; the newest candidate wins a name."""
+        directory = normalize(path)
+        prefix = directory if directory.endswith(b"/") else directory + b"/"
+        entries: dict[bytes, FileRow] = {}
+        rank = {run_id: n for n, run_id in enumerate(self.candidates)}
+        sources = sorted(self.files.session_sources(self.candidates), key=lambda s: rank[s[0]])
+        for run_id, source in sources:
+            if not source.startswith(prefix) or source == prefix:
+                continue
+            child = prefix + source[len(prefix) :].split(b"/")[0]
+            if child in entries:
+                continue
+            found = self.find(child) if child == source else None
+            row = found.row if found is not None and not found.deleted else None
+            entries[child] = row or FileRow(path=child, kind="directory", run_id=run_id)
+        return [entries[k] for k in sorted(entries)]
+
     def held_before(self, path: bytes | str) -> bool:
         """Some successful backup run before this point recorded ``path`` (as existing)."""
         limit = self.as_of.at
@@ -224,7 +244,7 @@ class PointInTime:
 
     def missing(self, path: bytes | str) -> str:
         """Why ``path`` has nothing at this point: the sentence for the user."""
-        shown = os.fsdecode(normalize(path))
+        shown = shown_path(normalize(path))
         found = self.find(path)
         if (found is not None and found.deleted) or self.held_before(path):
             by = ""
@@ -248,11 +268,17 @@ class PointInTime:
 
 def list_as_of(
     files: FilesStore, path: bytes | str, as_of: AsOf = LATEST
-) -> tuple[PointInTime, Found, list[FileRow]]:
+) -> tuple[PointInTime, Found | None, list[FileRow]]:
     """``tapir ls``: the entries of directory ``path`` at ``as_of`` (a file: itself), with the
-    run they are taken from. Raises ``NoSuchPoint`` (the sentence says why)."""
+    run they are taken from. A directory no backup recorded but above backed-up sources
+    (``/``, ``/srv``) lists the way down to them, with no ``Found``. Raises ``NoSuchPoint``
+    (the sentence says why)."""
     point = PointInTime(files, as_of)
     found = point.find(path)
+    if found is None:
+        below = point.sources_below(path)
+        if below:
+            return point, None, below
     if found is None or found.deleted:
         raise NoSuchPoint(point.missing(path))
     if found.row.kind != "directory":

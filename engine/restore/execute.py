@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from devices.tape_drive import TapeDrive
 from drivers.errors import MediumError
+from engine.catalog.files_model import shown as shown_path
 from engine.format.members import Member
 from engine.format.reader import ArchiveReader, Entry, FormatError
 from engine.restore.extract import ChecksumMismatch, FileResult, Outcome
@@ -223,9 +224,7 @@ class PlanRunner:
             f"block {step.block}): the medium could not be read: {exc.sentence}; restore it "
             "from another copy"
         )
-        self.report(
-            FileResult(os.fsdecode(step.chosen.row.path), Outcome.FAILED, why, MEDIUM_ERROR)
-        )
+        self.report(FileResult(shown_path(step.chosen.row.path), Outcome.FAILED, why, MEDIUM_ERROR))
 
     def _account(self, source: TapeSource | DiskSource) -> None:
         self.located += source.located
@@ -247,7 +246,7 @@ class PlanRunner:
     def _member(self, step: Step, entry: Entry | None, reader: ArchiveReader) -> None:
         chosen = step.chosen
         row, src = chosen.row, chosen.source
-        shown = os.fsdecode(row.path)
+        shown = shown_path(row.path)
         rel = row.path.lstrip(b"/")
         session = step.session
         try:

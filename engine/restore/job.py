@@ -16,6 +16,7 @@ Threads: call from one thread.
 
 from __future__ import annotations
 
+import base64
 import os
 import time
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from devices.errors import describe
 from engine.backup.job import DEVICE_FAILURES
-from engine.catalog.files_model import FileRow
+from engine.catalog.files_model import FileRow, shown
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.format.index import IndexError_
@@ -60,18 +61,28 @@ class RestoreSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "paths": list(self.paths),
-            "root": os.path.abspath(self.root),
+            "paths": [shown(p) for p in self.paths],
+            "root": shown(os.path.abspath(self.root)),
             "as_of": self.as_of.to_dict(),
             "overwrite": Overwrite(self.overwrite).value,
+            # the exact bytes, for a queued job run later (shown() escapes are for people)
+            "raw": [base64.b64encode(os.fsencode(p)).decode() for p in (*self.paths, self.root)],
         }
+
+    def job_name(self) -> str:
+        root = os.path.abspath(os.path.expanduser(self.root))
+        return f"{', '.join(shown(p) for p in self.paths)} -> {shown(root)}"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RestoreSpec:
         """Back from ``to_dict``: the spec a queued restore job keeps in the catalog."""
+        if "raw" in d:
+            *paths, root = (os.fsdecode(base64.b64decode(p)) for p in d["raw"])
+        else:
+            paths, root = d["paths"], d.get("root", "/")
         return cls(
-            tuple(d["paths"]),
-            root=d.get("root", "/"),
+            tuple(paths),
+            root=root,
             as_of=AsOf.from_dict(d.get("as_of")),
             overwrite=Overwrite(d.get("overwrite", Overwrite.NEVER.value)),
         )
@@ -87,6 +98,9 @@ class RestoreOutcome:
     results: list[FileResult] = field(default_factory=list)
     plan: Plan | None = None
     located: list[tuple[str, int, int]] = field(default_factory=list)
+    as_of: AsOf = LATEST
+    runs: list[int] = field(default_factory=list)
+    """The backup runs the restored versions come from (chains resolved)."""
     records_read: int = 0
     bytes: int = 0
     seconds: float = 0.0
@@ -114,6 +128,8 @@ class RestoreOutcome:
             "failed": self.count(Outcome.FAILED),
             "bytes": self.bytes,
             "seconds": round(self.seconds, 3),
+            "as_of": self.as_of.to_dict(),
+            "from_runs": self.runs,
             "volumes": self.plan.to_dict() if self.plan else [],
             "files": [r.to_dict() for r in self.results if r.outcome is not Outcome.RESTORED],
         }
@@ -138,7 +154,7 @@ def not_stored(row: FileRow) -> FileResult:
     why = row.exception_sentence or "its data is on no medium"
     category = row.exception_category or "skipped"
     return FileResult(
-        os.fsdecode(row.path),
+        shown(row.path),
         Outcome.NOT_STORED,
         f"not restored: it was {category.replace('_', ' ')} at backup: {why}",
         f"restore.{category}",
@@ -162,14 +178,15 @@ def run_restore(
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
     root = os.path.abspath(os.path.expanduser(spec.root))
-    name = f"{', '.join(spec.paths)} -> {root}"
+    name = spec.job_name()
     if job_id is None:
         job_id = jobs.create_job(JOB_TYPE, name, spec.to_dict(), actor=actor)
         jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
-    out = RestoreOutcome(job_id)
+    out = RestoreOutcome(job_id, as_of=spec.as_of)
     try:
         selection, out.plan = _prepare(spec, site, catalog)
         out.results += [not_stored(row) for row in selection.not_stored]
+        out.runs = sorted(selection.runs)
         check_reachable(out.plan)
     except (SelectionError, NoSuchPoint, *FAILURES) as exc:
         return _end(jobs, out, actor, started, exc)
@@ -182,7 +199,7 @@ def run_restore(
         runner.run(out.plan)
         for path, exc in extractor.finish():
             why = getattr(exc, "strerror", None) or str(exc)
-            out.results.append(FileResult(os.fsdecode(path), Outcome.FAILED, why, "restore.dir"))
+            out.results.append(FileResult(shown(path), Outcome.FAILED, why, "restore.dir"))
     except KeyboardInterrupt:
         _end(jobs, out, actor, started, None, CompletionStatus.CANCELED, runner)
         raise

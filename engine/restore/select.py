@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine.catalog.files_model import Change, FileRow, join_path, normalize
+from engine.catalog.files_model import Change, FileRow, join_path, normalize, shown
 from engine.catalog.files_store import FilesStore
 from engine.catalog.schema import files as files_table
 from engine.restore.asof import LATEST, AsOf, PointInTime
@@ -112,14 +112,17 @@ def select(files: FilesStore, paths: list[str | bytes], *, as_of: AsOf = LATEST)
             raise SelectionError(point.missing(base))
         run_id = found_at.run_id
         top = found_at.row
-        found = [top] + (files.descendants(run_id, base) if top.kind == "directory" else [])
+        below = []
+        if top.kind == "directory":
+            below = files.descendants(run_id, base, chain=point.chain(run_id))
+        found = [top, *below]
         if glob:
             pattern = path.split(b"/")
             found = [r for r in found if matches(r.path, pattern)]
         if not found:
             raise SelectionError(
-                f"Nothing matches {os.fsdecode(path)} as of {as_of.describe()} (run {run_id}); "
-                f"tapir ls {os.fsdecode(base)} lists what is there."
+                f"Nothing matches {shown(path)} as of {as_of.describe()} (run {run_id}); "
+                f"tapir ls {shown(base)} lists what is there."
             )
         for r in found:
             rows[r.path] = r
@@ -132,7 +135,7 @@ def select(files: FilesStore, paths: list[str | bytes], *, as_of: AsOf = LATEST)
     selection.runs = {r.run_id for r in stored if r.run_id is not None}
     sessions = _sessions_of(files, selection.runs)
     selection.chosen = [Chosen(r, _session_for(r, sessions)) for r in stored]
-    _link_leaders(files, selection.chosen)
+    _link_leaders(files, point, selection.chosen)
     return selection
 
 
@@ -141,7 +144,7 @@ def is_link_member(row: FileRow) -> bool:
     return row.kind == "file" and row.link_group is not None and row.checksum is None
 
 
-def _link_leaders(files: FilesStore, chosen: list[Chosen]) -> None:
+def _link_leaders(files: FilesStore, point: PointInTime, chosen: list[Chosen]) -> None:
     """Hard links whose group has no data member selected read the group's data member."""
     have = {
         (c.session_id, c.row.link_group)
@@ -165,4 +168,5 @@ def _link_leaders(files: FilesStore, chosen: list[Chosen]) -> None:
         with files.catalog.read() as conn:
             found = conn.execute(query).first()
         if found is not None and c.row.run_id is not None:
-            c.data_from = files.lookup(join_path(found.parent, found.name), c.row.run_id)
+            path = join_path(found.parent, found.name)
+            c.data_from = files.lookup(path, c.row.run_id, chain=point.chain(c.row.run_id))

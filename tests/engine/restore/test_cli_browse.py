@@ -58,6 +58,14 @@ def test_incremental_chain_through_the_cli(tmp_path: Path) -> None:
     line = one_error_line(tapir("ls", str(src / "dir1"), "--as-of", f"run:{outs[2]['run']}"), 2)
     assert "did not exist as of run" in line
     one_error_line(tapir("ls", str(src), "--as-of", "yesterday"), 2)
+    above = tapir.json("ls", str(tmp_path))  # not backed up itself: the way down
+    assert above["run"] is None and [e["name"] for e in above["entries"]] == ["src"]
+    assert above["entries"][0]["status"] == "ok" and above["entries"][0]["mode"] == "drwxr-xr-x"
+    top = tapir.json("ls", "/")
+    top_name = str(tmp_path).split("/")[1]
+    assert [(e["name"], e["status"]) for e in top["entries"]] == [
+        (top_name, "not backed up: on the way to a backup")
+    ]
 
     # browse: every version of a path
     versions = tapir.json("browse", str(src / "b.txt"))

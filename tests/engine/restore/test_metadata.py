@@ -46,7 +46,17 @@ def test_edge_tree_round_trip_is_exact(tmp_path: Path) -> None:
     with make_site(tmp_path) as site:
         backup(site, src)
         out = run_restore(RestoreSpec((str(src),), root=str(dst)), site)
+        # the second name of a hard link alone: its data comes from the group's first member
+        spec = RestoreSpec((str(src / "plain.txt"),), root=str(tmp_path / "one"))
+        alone = run_restore(spec, site)
     assert out.status is CompletionStatus.COMPLETED, out.to_dict()
+    assert alone.status is CompletionStatus.COMPLETED, alone.to_dict()
+    one = restored_at(tmp_path / "one", src)
+    assert os.listdir(one) == ["plain.txt"]
+    a, b = os.stat(src / "plain.txt"), os.stat(one / "plain.txt")
+    assert (one / "plain.txt").read_bytes() == (src / "plain.txt").read_bytes()
+    assert (a.st_mode, a.st_mtime_ns, a.st_uid) == (b.st_mode, b.st_mtime_ns, b.st_uid)
+    assert os.getxattr(one / "plain.txt", "user.comment") == b"binary \x00\xff value"
     got = restored_at(dst, src)
     assert compare_trees(src, got) == []
     sparse = got / "sparse.img"

@@ -61,8 +61,11 @@ def test_each_point_of_a_five_run_chain_restores_exactly(tmp_path: Path) -> None
                 got = run_restore(spec, site)
                 assert got.status is CompletionStatus.COMPLETED, (n, how, got.to_dict())
                 assert compare_trees(snaps[n], restored_at(dst, src)) == [], (n, how)
+                assert set(got.runs) <= set(PointInTime(files).chain(out.run_id))
+                assert out.run_id in got.runs and got.as_of == point
         latest = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "latest")), site)
         assert latest.status is CompletionStatus.COMPLETED
+        assert latest.runs == [outs[3].run_id, outs[4].run_id], "the differential, then the last"
         assert compare_trees(snaps[4], restored_at(tmp_path / "latest", src)) == []
 
 

@@ -133,3 +133,17 @@ def test_nothing_selected_fails_to_start_with_a_record(tmp_path: Path) -> None:
     assert out.status is CompletionStatus.FAILED_TO_START and out.exit_code == 2
     assert "/no/such/path is in no backup" in (out.error or "")
     assert job.status is CompletionStatus.FAILED_TO_START
+
+
+def test_a_backup_of_one_file_restores(tmp_path: Path) -> None:
+    """A session whose source is a file holds one member named by its base name."""
+    one = tmp_path / "src" / "only.txt"
+    one.parent.mkdir()
+    one.write_text("alone\n")
+    os.utime(one, ns=(1_000_000_000, 1_234_567_891))
+    with make_site(tmp_path) as site:
+        backup(site, one)
+        out = run_restore(RestoreSpec((str(one),), root=str(tmp_path / "d")), site)
+    assert out.status is CompletionStatus.COMPLETED, out.to_dict()
+    got = restored_at(tmp_path / "d", one)
+    assert got.read_text() == "alone\n" and got.stat().st_mtime_ns == 1_234_567_891
