@@ -3,8 +3,8 @@ at the ``[summary]`` time (engine/notify/config.py) by email and/or webhook.
 
 The rows come from the catalog's job history (``JobsStore.history``: one row per run that
 overlapped the period, open runs included), so foreground ``tapir backup`` jobs are in it as
-well as scheduled ones. Which day was last sent is kept in ``notify-state.json`` beside the
-definitions file, written (atomically) before sending: a crash loses one summary rather than
+well as scheduled ones. Which day was last sent is kept in ``<data dir>/notify-state.json``,
+written (atomically) before sending: a crash loses one summary rather than
 sending it twice.
 """
 
@@ -28,6 +28,8 @@ from engine.schedule.store import write_atomic
 
 log = logging.getLogger(__name__)
 
+SUMMARY_STATE_FILE = "notify-state.json"
+"""In the data directory: the day whose summary was last sent."""
 PERIOD = timedelta(hours=24)
 SHOWN_ROWS = 200
 """Runs listed in the email (all are counted); a busy day's list stays readable."""

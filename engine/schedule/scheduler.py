@@ -41,6 +41,7 @@ from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus, JobState
 from engine.manager.clock import SYSTEM_CLOCK, Clock
 from engine.manager.control import request_cancel
+from engine.paths import data_dir
 from engine.schedule import queries
 from engine.schedule import submit as sub
 from engine.schedule.cron import CronSchedule
@@ -48,7 +49,7 @@ from engine.schedule.definitions import Definitions, Duplicates, JobDefinition
 from engine.schedule.durations import format_duration
 from engine.schedule.fields import DefinitionError
 from engine.schedule.jobspec import ScheduleInfo, Trigger
-from engine.schedule.state import SchedulerState
+from engine.schedule.state import STATE_FILE, SchedulerState
 from engine.schedule.store import DefinitionsStore
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ class Scheduler:
         self.jobs = JobsStore(catalog)
         self.store = store
         self.clock = clock or SYSTEM_CLOCK
-        self.state_path = state_path or store.path.with_name("schedule-state.json")
+        self.state_path = state_path or data_dir() / STATE_FILE
         self.actor = actor
 
     # -- the tick ------------------------------------------------------------------------
@@ -148,10 +149,11 @@ class Scheduler:
     def _guarded(
         self, report: TickReport, what: str, step: Callable[..., None], *args: Any
     ) -> None:
-        """One definition's or job's problem is reported and logged; the tick goes on."""
+        """A job another process moved first (or that cannot be moved any more) is logged
+        and left to that move; the tick goes on with the next."""
         try:
             step(*args)
-        except JobsError as exc:  # another process moved the job first: its move stands
+        except JobsError as exc:
             log.info("%s: %s", what, exc)
 
     # -- jobs already submitted ----------------------------------------------------------
