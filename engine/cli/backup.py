@@ -114,6 +114,16 @@ def backup(
             "previous run if that run did not complete.",
         ),
     ] = None,
+    submit: Annotated[
+        bool,
+        typer.Option(
+            "--submit",
+            help="Queue the job for tapir server instead of running it here; print its number.",
+        ),
+    ] = False,
+    priority: Annotated[
+        int, typer.Option("--priority", help="Job priority; lower numbers go first.")
+    ] = 100,
     as_json: JsonOpt = False,
     catalog: CatalogOpt = None,
 ) -> None:
@@ -143,7 +153,10 @@ def backup(
         )
     except BadOption as exc:
         fail(str(exc))
-    outcome = _run(spec, as_json=as_json, catalog=catalog, job_id=resume)
+    if submit:
+        _submit(spec, catalog=catalog, priority=priority, as_json=as_json)
+        return
+    outcome = _run(spec, as_json=as_json, catalog=catalog, job_id=resume, priority=priority)
     if as_json:
         print_json(json_result(outcome))
     else:
@@ -154,29 +167,76 @@ def backup(
     raise typer.Exit(outcome.exit_code)
 
 
-def _run(spec: Any, *, as_json: bool, catalog: str | None, job_id: int | None = None) -> Any:
-    """``run_backup`` with a progress display; the outcome (never raises for a refusal)."""
-    from engine.backup.job import JobNotRunnable, run_backup
+def _submit(spec: Any, *, catalog: str | None, priority: int, as_json: bool) -> None:
+    """``--submit``: the job is QUEUED for any ``tapir server``; nothing runs here."""
+    from engine.backup.job import JOB_TYPE
+    from engine.catalog.jobs_store import JobsStore
+    from engine.manager.queue import submit
+
+    with open_site(catalog) as site:
+        cat = site.catalog()
+        jobs = JobsStore(cat)
+        job_id = jobs.create_job(
+            JOB_TYPE, spec.job_name(), spec.to_dict(), priority=priority, actor=ACTOR
+        )
+        submit(cat, job_id, actor=ACTOR)
+    if as_json:
+        print_json({"job": job_id, "state": "QUEUED"})
+    else:
+        typer.echo(f"job {job_id}: QUEUED for tapir server")
+
+
+def _run(
+    spec: Any,
+    *,
+    as_json: bool,
+    catalog: str | None,
+    job_id: int | None = None,
+    priority: int = 100,
+) -> Any:
+    """The backup as a job of the job manager (engine/manager/foreground.py): reserved
+    all-or-nothing, waiting (the reason on stderr) while other jobs hold what it needs, run
+    with a progress display; the outcome (never raises for a refusal)."""
+    from engine.backup.job import JOB_TYPE
+    from engine.catalog.jobs_store import JobsStore
+    from engine.manager.config import load_manager_config
+    from engine.manager.foreground import run_managed
 
     mode = choose_mode(as_json=as_json)
     with open_site(catalog) as site:
         cat = site.catalog()  # open (and migrate) before the display starts
+        config = load_manager_config()
         sizer = None
         if mode == BAR and spec.level == Level.FULL:
             options = ScanOptions(spec.includes, spec.excludes, spec.one_file_system)
             sizer = Sizer(spec.source, options)
         resume = _resume_args(cat, job_id) if job_id is not None else {}
+        jobs = JobsStore(cat)
+        run_id = resume.get("job_id")
+        if run_id is None:
+            run_id = jobs.create_job(
+                JOB_TYPE, spec.job_name(), spec.to_dict(), priority=priority, actor=ACTOR
+            )
         view = ProgressView(mode, sizer)
+        extras = {"spec": spec, "progress": view.update, **resume}
         try:
-            return run_backup(spec, site, catalog=cat, actor=ACTOR, progress=view.update, **resume)
-        except JobNotRunnable as exc:
-            view.close()
-            fail(exc.sentence)
+            outcome = run_managed(
+                site, cat, run_id, config, actor=ACTOR, extras=extras, on_wait=_waiting
+            )
         except KeyboardInterrupt:
             view.close()
-            fail("interrupted: the run is recorded as CANCELED", EXIT_INTERRUPTED)
+            fail("interrupted: the job is recorded as CANCELED", EXIT_INTERRUPTED)
         finally:
             view.close()
+        if outcome is None:
+            job = jobs.get_job(run_id)
+            status = job.status.value if job.status else job.state.value
+            fail(f"{job.state_reason} (job {run_id}: {status})")
+        return outcome
+
+
+def _waiting(job: Any, reason: str) -> None:
+    typer.echo(f"job {job.id}: {job.state.value.lower()}: {reason}", err=True)
 
 
 def _resume_args(catalog: Any, job_id: int) -> dict[str, Any]:
@@ -194,6 +254,11 @@ def _resume_args(catalog: Any, job_id: int) -> dict[str, Any]:
         fail(f"Job {job_id} is a {job.type} job, not a backup.")
     if job.state is JobState.ENDED:
         return {"resume_from": job_id}
+    if job.state not in (JobState.NOT_SUBMITTED, JobState.QUEUED, JobState.WAITING):
+        fail(
+            f"Job {job_id} is {job.state.value}; only a queued or waiting job can run (a run "
+            "whose process died is ended by the job manager's sweeper)."
+        )
     return {"job_id": job_id}
 
 

@@ -38,7 +38,10 @@ from engine.cli.jobs_show import (
 from engine.jobs.states import CompletionStatus, JobState
 from engine.jobs.vocabulary import Vocabulary
 
-app = typer.Typer(help="Jobs in the catalog: list, history, show.", no_args_is_help=True)
+app = typer.Typer(
+    help="Jobs in the catalog: list, history, show; cancel, suspend, resume, priority.",
+    no_args_is_help=True,
+)
 
 AsOpt = Annotated[Vocabulary, typer.Option("--as", help="Name statuses as this product does.")]
 StatusOpt = Annotated[
@@ -312,3 +315,12 @@ def _choose_run(runs: list[Any], number: int | None, job_id: int) -> Any:
         if run.number == number:
             return run
     fail(f"Job {job_id} has no run {number}; it has {len(runs)} run(s).")
+
+
+def _register_control() -> None:
+    from engine.cli.jobs_control import register  # it imports ``stores`` from this module
+
+    register(app)
+
+
+_register_control()

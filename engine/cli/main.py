@@ -14,6 +14,7 @@ from engine.cli import (
     media,
     restore,
     schedule_cmd,
+    server,
     sim,
 )
 
@@ -25,6 +26,7 @@ app = typer.Typer(
 )
 app.command("backup")(backup.backup)
 app.command("restore")(restore.restore)
+app.command("server")(server.server)
 app.add_typer(sim.app, name="sim")
 app.add_typer(devices.app, name="devices")
 app.add_typer(drive.app, name="drive")

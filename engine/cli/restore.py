@@ -11,7 +11,8 @@ selected, a bad option, or the run failed (one line on stderr; the job records i
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import Annotated, Any
 
 import typer
 
@@ -42,7 +43,7 @@ def restore(
     catalog: CatalogOpt = None,
 ) -> None:
     """Restore PATHs from the catalog's backups; exit 0 all restored, 1 partly, 2 failed."""
-    from engine.restore.job import RestoreSpec, plan_restore, run_restore
+    from engine.restore.job import RestoreSpec, plan_restore
     from engine.restore.select import SelectionError
 
     spec = RestoreSpec(tuple(paths), root=to, as_of_job=as_of, overwrite=overwrite)
@@ -58,10 +59,7 @@ def restore(
                 for line in media.lines():
                     typer.echo(line)
             return
-        try:
-            out = run_restore(spec, site, actor=ACTOR)
-        except KeyboardInterrupt:
-            fail("interrupted: the run is recorded as CANCELED", EXIT_INTERRUPTED)
+        out = _managed(spec, site)
     if as_json:
         print_json({**out.to_dict(), "exit_code": out.exit_code})
     elif out.run_id is not None:
@@ -77,3 +75,37 @@ def restore(
     if out.error:
         typer.echo(f"tapir: {out.error.rstrip()} (job {out.job_id}: {out.status.value})", err=True)
     raise typer.Exit(out.exit_code)
+
+
+def _managed(spec: Any, site: Any) -> Any:
+    """The restore as a job of the job manager (engine/manager/foreground.py): its source
+    media and a drive reserved all-or-nothing, waiting (the reason on stderr) while other jobs
+    hold them; the outcome."""
+    from engine.catalog.jobs_store import JobsStore
+    from engine.manager.config import load_manager_config
+    from engine.manager.foreground import run_managed
+    from engine.restore.job import JOB_TYPE
+
+    catalog = site.catalog()
+    jobs = JobsStore(catalog)
+    name = f"{', '.join(spec.paths)} -> {os.path.abspath(os.path.expanduser(spec.root))}"
+    job_id = jobs.create_job(JOB_TYPE, name, spec.to_dict(), actor=ACTOR)
+    try:
+        out = run_managed(
+            site,
+            catalog,
+            job_id,
+            load_manager_config(),
+            actor=ACTOR,
+            extras={"spec": spec},
+            on_wait=lambda job, reason: typer.echo(
+                f"job {job.id}: {job.state.value.lower()}: {reason}", err=True
+            ),
+        )
+    except KeyboardInterrupt:
+        fail("interrupted: the job is recorded as CANCELED", EXIT_INTERRUPTED)
+    if out is None:
+        job = jobs.get_job(job_id)
+        status = job.status.value if job.status else job.state.value
+        fail(f"{job.state_reason} (job {job_id}: {status})")
+    return out

@@ -9,12 +9,13 @@ A type without an executor ends FAILED_TO_START: this tapir cannot run it yet.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from engine.backup.exceptions import InUseAction, InUsePolicy
-from engine.backup.job import JobNotRunnable, run_backup
+from engine.backup.job import DEVICE_FAILURES, JobNotRunnable, run_backup
 from engine.backup.job_spec import BackupSpec
 from engine.backup.levels import Level
 from engine.backup.targets import Target
@@ -22,6 +23,8 @@ from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus, JobState
 from engine.manager.resources import Kind
 from engine.manager.runner import Executor, JobContext
+from engine.site_config import SiteError
+from hwsim.library import StateError
 
 
 def backup_spec_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> BackupSpec:
@@ -51,9 +54,18 @@ def backup_spec_from_dict(d: Mapping[str, Any], *, name: str | None = None) -> B
     )
 
 
+def refresh_inventories(site: Any) -> None:
+    """Re-read every library's inventory: the Site may have cached one from before another
+    process (or Site) moved cartridges (the job that held the drive before this one)."""
+    for spec in site.config.libraries:
+        with contextlib.suppress(*DEVICE_FAILURES, SiteError, StateError):
+            site.library(spec.name).inventory(refresh=True)
+
+
 def backup(ctx: JobContext) -> None:
     from engine.backup.target_tape import LibraryTarget
 
+    refresh_inventories(ctx.site)
     spec = ctx.extras.get("spec") or backup_spec_from_dict(ctx.job.spec, name=ctx.job.name)
     drives = ctx.grant.of(Kind.DRIVE)
 
@@ -76,6 +88,7 @@ def backup(ctx: JobContext) -> None:
             stop_state=JobState.WAITING,
             stop_as=ctx.stop_as,
             prepare_target=hold_to_reservation,
+            resume_from=ctx.extras.pop("resume_from", None),
         )
     except JobNotRunnable:
         return  # canceled or suspended between the reservation and the start
@@ -85,6 +98,7 @@ def restore(ctx: JobContext) -> None:
     from engine.restore.extract import Overwrite
     from engine.restore.job import RestoreSpec, run_restore
 
+    refresh_inventories(ctx.site)
     d = ctx.job.spec
     spec = ctx.extras.get("spec") or RestoreSpec(
         tuple(d["paths"]),

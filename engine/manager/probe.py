@@ -49,6 +49,9 @@ class SiteProber:
         self.store = CatalogMediaStore(site.catalog())
 
     def request_for(self, job: Job) -> r.Request:
+        from engine.manager.executors import refresh_inventories
+
+        refresh_inventories(self.site)  # other processes move cartridges too
         spec = job.spec
         if "resources" in spec:
             return r.Request(tuple(self._explicit(item) for item in spec["resources"]))

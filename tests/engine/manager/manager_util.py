@@ -52,3 +52,63 @@ def start(site: Site, job_id: int) -> None:
     jobs = JobsStore(site.catalog())
     jobs.transition(job_id, JobState.RUNNING, actor="test", reason="Started.")
     jobs.start_run(job_id)
+
+
+ONE_DRIVE_LIBRARY = """
+[library]
+name = "one"
+serial = "ONE0000001"
+slots = 6
+ie_slots = 1
+
+[[drives]]
+name = "drive0"
+model = "LTO-8"
+serial = "DRV1000001"
+
+[[cartridge_range]]
+prefix = "TST"
+first = 1
+count = 3
+suffix = "L8"
+slot = 1
+capacity = "256MiB"
+"""
+
+
+def daemon_site_config(tmp: Path, library: str = ONE_DRIVE_LIBRARY) -> tuple[Any, Any]:
+    """A hwsim daemon serving a fresh library, and a site configuration naming it ``lib1``
+    (so several Sites, threads and processes share the library)."""
+    from engine.site_config import LibrarySpec, SiteConfig
+    from tests.hwsim.daemon_util import Daemon
+
+    config_file = tmp / "library.toml"
+    config_file.write_text(library)
+    state = tmp / "state"
+    daemon = Daemon(state).start(config_file)
+    site_config = SiteConfig(
+        libraries=(LibrarySpec("lib1", state_dir=state),),
+        catalog=f"sqlite:///{tmp / 'catalog.sqlite'}",
+    )
+    return daemon, site_config
+
+
+def site_config_toml(tmp: Path) -> Path:
+    """The same site as a tapir.toml for CLI subprocesses."""
+    path = tmp / "tapir.toml"
+    path.write_text(
+        f'catalog = "sqlite:///{tmp / "catalog.sqlite"}"\n\n'
+        f'[[libraries]]\nname = "lib1"\nhwsim = "{tmp / "state"}"\n'
+    )
+    return path
+
+
+def wait_until(predicate: Any, what: str, timeout_s: float = 60.0) -> None:
+    """Poll ``predicate`` (bounded: a failure names what never happened)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.05)
