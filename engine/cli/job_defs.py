@@ -327,39 +327,22 @@ def run_now_command(
         definition = store.get(name)
     with open_site(catalog) as site:
         job_id = run_now(site.catalog(), definition, clock=SYSTEM_CLOCK, actor=ACTOR)
-        if wait:
-            outcome = _run_here(site, job_id)
     if not wait:
         if as_json:
             print_json({"job": job_id, "definition": name, "state": "QUEUED"})
         else:
             typer.echo(f"job {job_id}: QUEUED ({name}, Backup Now); see tapir jobs show {job_id}")
         return
-    _report(outcome, job_id, as_json=as_json)
+    _run_here(definition, job_id, as_json=as_json, catalog=catalog)
 
 
-def _run_here(site: Any, job_id: int) -> Any:
-    """The queued job run by this process through the job manager (engine/manager/foreground)."""
-    from engine.manager.config import ManagerConfigError, load_manager_config
-    from engine.manager.foreground import run_managed
+def _run_here(definition: Any, job_id: int, *, as_json: bool, catalog: str | None) -> None:
+    """The queued job run by this process exactly as ``tapir backup`` runs one (through the
+    job manager's foreground path, with its progress, reports and exit codes)."""
+    from engine.cli.backup import _run, error_line, json_result, summary_lines
+    from engine.schedule.jobspec import backup_spec
 
-    try:
-        config = load_manager_config()
-    except ManagerConfigError as exc:
-        fail(str(exc))
-
-    def waiting(job: Any, reason: str) -> None:
-        typer.echo(f"job {job.id}: {job.state.value}: {reason}", err=True)
-
-    return run_managed(site, site.catalog(), job_id, config, actor=ACTOR, on_wait=waiting)
-
-
-def _report(outcome: Any, job_id: int, *, as_json: bool) -> None:
-    """As ``tapir backup`` reports a run: summary, the error line, its exit code."""
-    from engine.cli.backup import error_line, json_result, summary_lines
-
-    if outcome is None:  # canceled or ended before it ran
-        fail(f"job {job_id} ended without running; see tapir jobs show {job_id}", 1)
+    outcome = _run(backup_spec(definition), as_json=as_json, catalog=catalog, job_id=job_id)
     if as_json:
         print_json(json_result(outcome))
     else:
