@@ -270,6 +270,7 @@ def show_command(
     catalog: CatalogOpt = None,
 ) -> None:
     """One definition, its next runs and its latest jobs."""
+    from engine.notify.records import notices
     from engine.schedule import queries
 
     with _definitions(file) as store:
@@ -289,6 +290,7 @@ def show_command(
             "state": job.state.value,
             "status": job.status.value if job.status else None,
             "reason": job.state_reason,
+            "notices": notices(job.spec),
         }
         for job, info in recent
     ]
@@ -302,6 +304,10 @@ def show_command(
     for entry in out["jobs"]:
         status = entry["status"] or entry["state"]
         typer.echo(f"  job {entry['job']} ({entry['trigger']}): {status}: {entry['reason']}")
+        for key, notice in entry["notices"].items():
+            for d in notice.get("deliveries", []):
+                result = "sent" if d["ok"] else f"not delivered: {d['error']}"
+                typer.echo(f"    notice {key} by {d['channel']} to {d['to']}: {result}")
 
 
 @app.command("run-now")

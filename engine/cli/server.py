@@ -27,6 +27,7 @@ def server(
     catalog: CatalogOpt = None,
 ) -> None:
     """Run the job manager: dispatcher, sweeper and periodic ticks, until SIGTERM/SIGINT."""
+    from engine.cli.schedule_cmd import report_notices_ourselves
     from engine.manager.config import ManagerConfigError, load_manager_config
     from engine.manager.server import Server
     from engine.schedule.store import definitions_path
@@ -53,6 +54,7 @@ def server(
             def say(line: str) -> None:
                 typer.echo(line, err=True)
 
+            report_notices_ourselves()
             ticks = server_ticks(cat, definitions_path(site_config), log_line=say)
             loop = Server(new_site, cat, config, max_jobs=max_jobs, ticks=ticks, log=say)
             for sig in (signal.SIGTERM, signal.SIGINT):

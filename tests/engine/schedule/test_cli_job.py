@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.cli_util import Tapir, one_error_line
+from tests.engine.notify.conftest import free_port
 
 
 @pytest.fixture
@@ -123,6 +124,13 @@ def test_run_now_wait_runs_the_backup_here(tmp_path: Path) -> None:
     assert result["status"] == "COMPLETED" and result["exit_code"] == 0
     (row,) = tapir.json("jobs", "list")
     assert row["id"] == result["job"] and row["name"] == "now" and row["status"] == "COMPLETED"
+    dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: delivery fails
+    tapir.ok("job", "edit", "now", "--notify-webhook", dead, "--notify-on", "completed")
+    out = tapir.ok("schedule", "tick")  # a failed delivery does not fail the tick
+    assert f"job {result['job']} completed: 0 of 1 sent" in out
+    assert f"not delivered: webhook {dead}: " in out
+    shown = tapir.ok("job", "show", "now")
+    assert f"notice ended by webhook to {dead}: not delivered: webhook {dead}" in shown
     tapir.ok("job", "edit", "now", "--to", str(tmp_path / "nowhere"))
     failed = tapir("job", "run-now", "now", "--wait")
     assert failed.returncode == 2 and "FAILED_TO_START" in failed.stderr
