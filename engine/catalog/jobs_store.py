@@ -159,7 +159,11 @@ class JobsStore:
             run_id = open_run.id if open_run is not None else None
             if target is JobState.ENDED:
                 assert status is not None  # check_transition requires it
-                started = open_run is not None and open_run.started_at is not None
+                started = (
+                    open_run.started_at is not None
+                    if open_run is not None
+                    else self._ever_started(conn, job_id)
+                )
                 detail = _default_detail(status, detail, started=started)
                 run_id = self._end_or_record_run(
                     conn, job_id, current, open_run, status, detail, at
@@ -328,6 +332,15 @@ class JobsStore:
             sa.select(runs).where(runs.c.job_id == job_id, runs.c.ended_at.is_(None))
         ).first()
         return run_from_row(row) if row is not None else None
+
+    @staticmethod
+    def _ever_started(conn: sa.Connection, job_id: int) -> bool:
+        """Whether any run of the job started: a job ending between runs (its run stopped at
+        a checkpoint, then canceled while waiting or suspended) was canceled while running."""
+        found = conn.execute(
+            sa.select(runs.c.id).where(runs.c.job_id == job_id, runs.c.started_at.is_not(None))
+        ).first()
+        return found is not None
 
     @staticmethod
     def _insert_run(conn: sa.Connection, job_id: int, **values: Any) -> int:

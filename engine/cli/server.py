@@ -28,10 +28,11 @@ def server(
 ) -> None:
     """Run the job manager: dispatcher, sweeper and periodic ticks, until SIGTERM/SIGINT."""
     from engine.cli.schedule_cmd import report_notices_ourselves
+    from engine.manager.clock import SYSTEM_CLOCK
     from engine.manager.config import ManagerConfigError, load_manager_config
     from engine.manager.server import Server
+    from engine.manager.ticks import server_ticks
     from engine.schedule.store import definitions_path
-    from engine.schedule.ticks import server_ticks
     from engine.site import Site
     from engine.site_config import load_site_config
 
@@ -55,7 +56,13 @@ def server(
                 typer.echo(line, err=True)
 
             report_notices_ourselves()
-            ticks = server_ticks(cat, definitions_path(site_config), log_line=say)
+            ticks = server_ticks(
+                cat,
+                config,
+                SYSTEM_CLOCK,
+                definitions=definitions_path(site_config),
+                log_line=say,
+            )
             loop = Server(new_site, cat, config, max_jobs=max_jobs, ticks=ticks, log=say)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: loop.stop())
