@@ -176,6 +176,8 @@ class Scheduler:
     ) -> None:
         window_over = info.window_end is not None and info.window_end <= now
         if job.state is JobState.NOT_SUBMITTED:
+            if info.trigger is Trigger.MANUAL:
+                return  # "Backup Now" between its creation and its submission: not held
             if window_over:
                 self._miss(job, info, now, defs, report)
                 return
