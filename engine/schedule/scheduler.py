@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 ACTOR = "tapir-scheduler"
 MAX_CATCHUP = 10
 """Occurrences recorded MISSED for one definition after the scheduler was down; older ones
-are only logged (a per-minute schedule down for a day would otherwise bury the history)."""
+are not recorded (a per-minute schedule down for a day would otherwise bury the history)."""
 RETRY_STATUSES = frozenset(
     {CompletionStatus.FAILED, CompletionStatus.FAILED_TO_START, CompletionStatus.TIMED_OUT}
 )
@@ -123,10 +123,8 @@ class Scheduler:
             if defs is not None:
                 state = SchedulerState(self.state_path)
                 for definition in defs.jobs.values():
-                    self._guarded(
-                        report, definition.name, self._due, definition, now, state, report
-                    )
-                    self._guarded(report, definition.name, self._retry, definition, now, report)
+                    self._guarded(definition.name, self._due, definition, now, state, report)
+                    self._guarded(definition.name, self._retry, definition, now, report)
                 state.checked = {n: t for n, t in state.checked.items() if n in defs.jobs}
                 state.save()
         return report
@@ -146,9 +144,7 @@ class Scheduler:
         finally:
             os.close(fd)
 
-    def _guarded(
-        self, report: TickReport, what: str, step: Callable[..., None], *args: Any
-    ) -> None:
+    def _guarded(self, what: str, step: Callable[..., None], *args: Any) -> None:
         """A job another process moved first (or that cannot be moved any more) is logged
         and left to that move; the tick goes on with the next."""
         try:
@@ -162,7 +158,7 @@ class Scheduler:
         open_jobs = queries.open_jobs(self.catalog)
         for job, info in open_jobs:
             self._guarded(
-                report, f"job {job.id}", self._police_one, job, info, open_jobs, now, defs, report
+                f"job {job.id}", self._police_one, job, info, open_jobs, now, defs, report
             )
 
     def _police_one(
