@@ -35,6 +35,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from croniter import CroniterError
+
 from engine.catalog.db import Catalog
 from engine.catalog.jobs_model import Job, JobsError
 from engine.catalog.jobs_store import JobsStore
@@ -123,8 +125,10 @@ class Scheduler:
             if defs is not None:
                 state = SchedulerState(self.state_path)
                 for definition in defs.jobs.values():
-                    self._guarded(definition.name, self._due, definition, now, state, report)
-                    self._guarded(definition.name, self._retry, definition, now, report)
+                    self._guarded(
+                        report, definition.name, self._due, definition, now, state, report
+                    )
+                    self._guarded(report, definition.name, self._retry, definition, now, report)
                 state.checked = {n: t for n, t in state.checked.items() if n in defs.jobs}
                 state.save()
         return report
@@ -144,13 +148,18 @@ class Scheduler:
         finally:
             os.close(fd)
 
-    def _guarded(self, what: str, step: Callable[..., None], *args: Any) -> None:
+    def _guarded(
+        self, report: TickReport, what: str, step: Callable[..., None], *args: Any
+    ) -> None:
         """A job another process moved first (or that cannot be moved any more) is logged
-        and left to that move; the tick goes on with the next."""
+        and left to that move; a schedule that cannot be followed is reported; the tick goes
+        on with the next."""
         try:
             step(*args)
         except JobsError as exc:
             log.info("%s: %s", what, exc)
+        except CroniterError as exc:  # a schedule croniter accepted but cannot follow
+            report.problems.append(f"{what}: its schedule cannot be followed: {exc}")
 
     # -- jobs already submitted ----------------------------------------------------------
 
@@ -158,7 +167,7 @@ class Scheduler:
         open_jobs = queries.open_jobs(self.catalog)
         for job, info in open_jobs:
             self._guarded(
-                f"job {job.id}", self._police_one, job, info, open_jobs, now, defs, report
+                report, f"job {job.id}", self._police_one, job, info, open_jobs, now, defs, report
             )
 
     def _police_one(

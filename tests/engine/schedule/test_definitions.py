@@ -50,6 +50,7 @@ def test_bad_durations_say_how_to_write_one(text: str) -> None:
         ('window = "0s"', "jobs.n.window", "longer than 0s"),
         ('schedule = "61 * * * *"', "jobs.n.schedule", "not a cron schedule"),
         ('schedule = "0 0 * * * * *"', "jobs.n.schedule", "more than 5 fields"),
+        ('schedule = "0 0 30 2 *"', "jobs.n.schedule", "never falls on a date"),
         ('level = "weekly"', "jobs.n.level", "not one of: full, incremental, differential"),
         ('duplicates = "twice"', "jobs.n.duplicates", "not one of: skip, queue"),
         ("priority = 5000", "jobs.n.priority", "out of range"),
