@@ -130,7 +130,10 @@ def _medium_rule(
         if medium.state is MediaState.SUSPECT or MediaState.SUSPECT not in ALLOWED[medium.state]:
             return None
         reason = (
-            f"Power lost while writing in drive {error.drive}; the end of data is not trustworthy."
+            f"Power lost while writing in drive {error.drive} at "
+            f"{error.at:%Y-%m-%d %H:%M:%S} UTC{_context(error)}{_flushed(error)}; the end of "
+            "data is not trustworthy: never appended to again, but what was flushed before "
+            "the loss may still be restored from it; erase or relabel it to reuse it."
         )
         return _apply(store, medium, MediaState.SUSPECT, reason, error.at)
     if medium.state is MediaState.FROZEN or MediaState.FROZEN not in ALLOWED[medium.state]:
@@ -212,6 +215,17 @@ def change_state(
 def _hours(window: timedelta) -> str:
     hours = window.total_seconds() / 3600
     return f"{hours:g} h"
+
+
+def _context(error: MediaError) -> str:
+    """``(job 3, session ...)`` from the drive's detail, if the writer named itself."""
+    detail = error.detail or ""
+    start = detail.find("(")
+    return f" {detail[start:]}" if start >= 0 and detail.endswith(")") else ""
+
+
+def _flushed(error: MediaError) -> str:
+    return f"; last flushed block {error.block}" if error.block is not None else ""
 
 
 def _at_block(error: MediaError) -> str:

@@ -42,7 +42,7 @@ from drivers.errors import MediumError, NotReady, ScsiError, UnitAttention
 from drivers.sense import Sense
 from drivers.spc import DEFAULT_TIMEOUT_S
 from drivers.ssc import SscDriver
-from drivers.ssc_data import WriteResult
+from drivers.ssc_data import SpaceCode, WriteResult
 from drivers.tapealert import TapeAlertFlag, flag_name
 from drivers.transport.contract import Transport, TransportError
 
@@ -95,6 +95,12 @@ class TapeDrive:
         self._mam_read = False
         self._session_barcode: str | None = None  # set while a write session is open
         self._block_size: int | None = None
+        self.session_note: str | None = None
+        """Who is writing (e.g. ``job 3, session tapir-j3-r1-s3``), set by the writer; it goes
+        into the medium's history if power is lost while writing."""
+        self.flushed_block: int | None = None
+        """The position after the last flush (WRITE FILEMARKS, including 0) of this mount:
+        every block before it is on tape. Recorded with a power loss."""
 
     # --- identity ------------------------------------------------------------------------
 
@@ -143,7 +149,9 @@ class TapeDrive:
             self._forget_position()
             self._emit(ev.PowerOnReset(self.name, while_writing=barcode is not None))
             if barcode is not None:
-                self._record(barcode, ErrorKind.POWER_LOSS, "power-on reset while writing")
+                note = f" ({self.session_note})" if self.session_note else ""
+                detail = f"power-on reset while writing{note}"
+                self._record(barcode, ErrorKind.POWER_LOSS, detail, block=self.flushed_block)
         elif sense.asc == ASC_MEDIUM_CHANGED:
             self._forget_position()
             self._mam_barcode, self._mam_read = None, False
@@ -208,6 +216,8 @@ class TapeDrive:
         self._mam_barcode, self._mam_read = None, False
         self._forget_position()
         self.alert_flags.clear()
+        self.session_note = None
+        self.flushed_block = None
 
     def wait_ready(self, *, medium_expected: bool = True) -> None:
         """TEST UNIT READY until GOOD: unit attentions consumed, NOT READY 04/01 (and 3A/00
@@ -264,6 +274,19 @@ class TapeDrive:
         """SPACE to end of data: where the next session is appended."""
         self._io(ErrorKind.POSITION, self.driver.space_to_end_of_data, repeatable=True)
 
+    def close_cut_file(self) -> bool:
+        """At end of data: if the last object before it is not a filemark (a session cut
+        short by a crash of the writing host wrote none), write one, so what comes next is a
+        tape file of its own. True if a filemark was written. Leaves the tape at end of data."""
+        at = self.position()
+        self._io(ErrorKind.POSITION, self.driver.space, -1, SpaceCode.FILEMARKS, repeatable=True)
+        before = self.position()
+        self.space_to_end_of_data()
+        if before == at - 1:
+            return False
+        self.write_filemarks(1)
+        return True
+
     def set_block_size(self, n: int) -> None:
         """0 selects variable-block mode (one WRITE = one record), else fixed ``n``-byte blocks."""
         self._call(self.driver.set_block_size, n)
@@ -294,10 +317,12 @@ class TapeDrive:
         self._after_write(
             self._io(ErrorKind.WRITE, self.driver.write_filemarks, n, repeatable=False)
         )
+        self.flushed_block = self._position_or_none()
 
     def flush(self) -> None:
         """WRITE FILEMARKS 0: on return every record written so far is on the tape."""
         self._io(ErrorKind.WRITE, self.driver.flush, repeatable=False)
+        self.flushed_block = self._position_or_none()
 
     def _open_session(self) -> None:
         if self._session_barcode is None:

@@ -17,7 +17,7 @@ device thread); it blocks on robot moves and ``sleep``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from devices import errors as err
 from devices import events as ev
@@ -197,9 +197,12 @@ class TapeLibrary:
 
     # --- mount and unmount --------------------------------------------------------------------
 
-    def mount(self, barcode: str, drive: str | None = None) -> TapeDrive:
-        """Load ``barcode`` into ``drive`` (a free, up drive when None) and wait until ready.
-        A drive asking for cleaning is cleaned first. Returns the ready TapeDrive."""
+    def mount(
+        self, barcode: str, drive: str | None = None, *, avoid: Collection[str] = ()
+    ) -> TapeDrive:
+        """Load ``barcode`` into ``drive`` (a free, up drive when None, not one of ``avoid``:
+        drives that just failed the caller) and wait until ready. A drive asking for cleaning
+        is cleaned first. Returns the ready TapeDrive."""
         inv = self.inventory()
         where = inv.find(barcode) or self.inventory(refresh=True).find(barcode)
         if where is None:
@@ -220,10 +223,12 @@ class TapeLibrary:
             tape.loaded_barcode = barcode
             tape.wait_ready()
             return tape
-        tape = self._choose_drive(barcode, drive, inv)
+        tape = self._choose_drive(barcode, drive, inv, avoid)
         return self._load(tape, barcode, cleaned=False)
 
-    def _choose_drive(self, barcode: str, name: str | None, inv: LibraryInventory) -> TapeDrive:
+    def _choose_drive(
+        self, barcode: str, name: str | None, inv: LibraryInventory, avoid: Collection[str] = ()
+    ) -> TapeDrive:
         if name is not None:
             element = self._element_of(name, inv)
             self._check_up(name)
@@ -234,11 +239,14 @@ class TapeLibrary:
             return self._tape(name)
         for element in inv.drives:
             up = self.store is None or drive_is_up(self.store, element.drive or "")
-            if element.drive and not element.full and element.usable and up:
+            free = element.drive and not element.full and element.drive not in avoid
+            if free and element.usable and up:
                 return self._tape(element.drive)
         raise err.NoFreeDrive(
             self.name,
-            f"{self.name}: no free drive for {barcode} (all are loaded, down or offline); "
+            f"{self.name}: no free drive for {barcode} (all are loaded, down or offline"
+            + (f", or failed this job: {', '.join(sorted(avoid))}" if avoid else "")
+            + "); "
             "unmount a cartridge or bring a drive up.",
         )
 

@@ -29,7 +29,7 @@ import dataclasses
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from devices.disk import MountPathError
@@ -48,6 +48,8 @@ from engine.backup.pipeline import (
 )
 from engine.backup.resume import ResumePoint, resume_choice, resume_point, resume_sentence
 from engine.backup.run_record import Exceptions, Parts, end_run, progress_reporter
+from engine.backup.tape_loss import MediumWriteFailed
+from engine.backup.target_disk import DiskTarget, fallback
 from engine.backup.targets import BackupError, SourceMissing, Target, resolve_target
 from engine.catalog.base_view import BaseView
 from engine.catalog.files_store import FilesStore
@@ -62,6 +64,9 @@ if TYPE_CHECKING:
     from engine.site import Site
 
 JOB_TYPE = "backup"
+MEDIUM_ERROR_CONTINUATIONS = 3
+"""Runs a job continues after medium write errors beyond its checkpoint restarts: each error
+closes one tape, so three in a row point at the drive (its down rule) more than the tapes."""
 StopAs = Callable[[], tuple[CompletionStatus, JobState, str]]
 """How a run stopped on request ends: (completion status, the job's next state, reason)."""
 DEVICE_FAILURES = (
@@ -102,6 +107,10 @@ class _Call:
     on_item_error: ItemErrorHandler | None
     should_stop: Callable[[], bool] | None
     stop_state: JobState
+    avoid_drives: set[str] = field(default_factory=set)
+    """Drives that failed this job (tape targets): its later runs use others."""
+    avoid_paths: set[str] = field(default_factory=set)
+    """Mount paths that failed this job (disk targets): its later runs use others."""
     stop_as: StopAs | None = None
     prepare_target: Callable[[Target], None] | None = None
 
@@ -153,8 +162,8 @@ def run_backup(
         on_item_error,
         should_stop,
         stop_state,
-        stop_as,
-        prepare_target,
+        stop_as=stop_as,
+        prepare_target=prepare_target,
     )
     if job_id is None:
         job_id = jobs.create_job(JOB_TYPE, spec.job_name(), spec.to_dict(), actor=actor)
@@ -227,6 +236,8 @@ def _one_run(
                 "mounted)."
             )
         target = resolve_target(spec.target, call.site, call.store, pool=spec.pool)
+        if isinstance(target, DiskTarget) and target.name in call.avoid_paths:
+            target = fallback(call.site, call.store, target.pool, call.avoid_paths) or target
         if spec.volume_size is not None and hasattr(target, "volume_size"):
             target.volume_size = spec.volume_size  # type: ignore[attr-defined]
         if call.prepare_target is not None:
@@ -278,6 +289,10 @@ def _one_run(
         "source": call.source,
     }
     label = f"tapir-j{job_id}-r{run.number}-s{session_id}"
+    if hasattr(target, "note"):  # tape targets: named in the media history if a write fails
+        target.note = f"job {job_id}, run {run.number}"  # type: ignore[attr-defined]
+        target.drive_wait_s = spec.drive_wait_s  # type: ignore[attr-defined]
+        target.avoid = call.avoid_drives  # type: ignore[attr-defined]
     report = progress_reporter(jobs, run.id, call.progress)
     try:
         volumes = target.open(spec.record_size, parts, label)
@@ -300,7 +315,9 @@ def _one_run(
         raise
     except DEVICE_FAILURES as exc:
         outcome.volumes = parts.volumes
-        if restarts > 0 and _restartable(exc):
+        if isinstance(target, DiskTarget):
+            call.avoid_paths.add(target.name)
+        if _restartable(exc, restarts):
             return _end_restarting(call, outcome, started, exc)
         return end_run(jobs, outcome, actor, started, exc, status=CompletionStatus.FAILED)
     except Exception as exc:  # a bug: the run is recorded as failed, then it is raised
@@ -309,6 +326,7 @@ def _one_run(
         raise
     counters = outcome.counters = result.counters
     outcome.volumes = parts.volumes
+    outcome.warnings = list(getattr(volumes, "notes", []))
     files.end_session(session_id, files=counters.files, bytes=counters.bytes)
     if result.stopped:
         outcome.stopped = True
@@ -331,9 +349,14 @@ def _one_run(
     return end_run(jobs, outcome, actor, started, None, status=outcome.status)
 
 
-def _restartable(exc: BaseException) -> bool:
-    """A device lost mid-run (drive, tape, transport, mount path), not a refusal before it."""
-    return not isinstance(exc, SourceMissing)
+def _restartable(exc: BaseException, restarts: int) -> bool:
+    """Continue as a new run from the checkpoint? A device lost mid-run (power loss, a drive
+    or mount path gone) with checkpoint restarts left; a medium write error always (up to
+    ``MEDIUM_ERROR_CONTINUATIONS`` in a row): closing a bad tape and going on to the next one
+    is what spanning does, so it needs no permission."""
+    if isinstance(exc, MediumWriteFailed):
+        return restarts > -MEDIUM_ERROR_CONTINUATIONS
+    return restarts > 0 and not isinstance(exc, SourceMissing)
 
 
 def _end_restarting(

@@ -15,6 +15,7 @@ from engine.backup.pipeline import (
     DEFAULT_CHECKPOINT_SECONDS,
     PipelineOptions,
 )
+from engine.backup.tape_loss import DRIVE_WAIT_S
 from engine.format.records import DEFAULT_RECORD_SIZE
 from engine.jobs.states import CompletionStatus
 from engine.jobs.vocabulary import Detail
@@ -46,6 +47,8 @@ class BackupSpec:
     point (None: one file per session)."""
     tuning: PipelineOptions | None = None
     """Pipeline tuning and test seams; the fields above override its own."""
+    drive_wait_s: float = DRIVE_WAIT_S
+    """How long a run waits for a drive that stopped answering mid-write (tape_loss.py)."""
     restarts: int = 0
     """Checkpoint restart: how many times a run that fails on a device (power loss, a drive
     or mount path lost) ends RESUMED and the job continues at once as a new run from its last
@@ -96,6 +99,8 @@ class RunOutcome:
     ENDED and its next run resumes from there."""
     resumed_from: int | None = None
     """Number of the earlier run this run continued from (checkpoint restart), if any."""
+    warnings: list[str] = field(default_factory=list)
+    """Problems that did not stop the run (a cartridge that could not be returned)."""
     history: list[tuple[int, CompletionStatus]] = field(default_factory=list)
     """(run number, status) of every run this call made, oldest first (restarts included)."""
 
@@ -130,4 +135,5 @@ class RunOutcome:
             "stopped": self.stopped,
             "resumed_from": self.resumed_from,
             "history": [{"run": n, "status": st.value} for n, st in self.history],
+            "warnings": self.warnings,
         }

@@ -14,6 +14,12 @@ its free space is below the reserve, checked before the first byte and at every 
 each the job-level ``TargetRefused`` with the DiskMountPath sentence.
 
 The checkpoint flush is ``VolumeFile.flush``: data and directory entry fsynced.
+
+Mid-job failures (the file system full, the mount path disabled or gone): the run fails with
+the DiskMountPath sentence; ``abort`` closes the session at the last flushed point (the volume
+file is cut back to the records the last checkpoint flushed, which is what the catalog lists).
+With checkpoint restart, the job's next run goes to ``fallback``: another enabled mount path
+of the same pool with room, if the configuration has one.
 """
 
 from __future__ import annotations
@@ -100,6 +106,8 @@ class DiskVolumes:
         self.file: VolumeFile | None = None
         self.volume = ""
         self.records = 0
+        self.flushed = 0
+        """Records of the current part fsynced at the last flush (checkpoint)."""
         self.paths: list[Path] = []
         self._start(1)
 
@@ -113,12 +121,19 @@ class DiskVolumes:
             self.volume, self.target.pool, DISK_MEDIA_TYPE, record_size=self.record_size
         )
         vol.write(encode_label(label))
-        self.records = 0
+        self.records = self.flushed = 0
         self.parts.part_started(SessionPart(seq, self.volume, SESSION_TAPE_FILE, LABEL_RECORDS))
 
     def write_record(self, record: memoryview) -> bool:
         assert self.file is not None
-        self.file.write(record)
+        try:
+            self.file.write(record)
+        except OSError as exc:  # full (ENOSPC, EFBIG), I/O error: the job-level reason
+            raise TargetRefused(
+                f"Writing volume {self.volume} on mount path {self.device} failed: "
+                f"{exc.strerror or exc}; free space there or enable another mount path.",
+                device=self.device,
+            ) from exc
         self.records += 1
         limit = self.target.volume_size
         return limit is not None and (self.records + LABEL_RECORDS) * self.record_size >= limit
@@ -131,6 +146,7 @@ class DiskVolumes:
         """fsync (devices/disk.py ``VolumeFile.flush``), then the reserve is checked again."""
         assert self.file is not None
         self.file.flush()
+        self.flushed = self.records
         reason = self.target.mount.refusal(0)
         if reason is not None:
             raise TargetRefused(reason, device=self.device)
@@ -145,8 +161,29 @@ class DiskVolumes:
         self.parts.part_ended(self.seq, self.records)
 
     def abort(self) -> None:
+        """After a failure: the part ends at the last flushed record (the file is cut back to
+        it, if it is still there), so the volume holds exactly what the catalog lists."""
         if self.file is not None and not self.file.closed:
-            with contextlib.suppress(OSError, MountPathError):
-                self.file.flush()
-            self.file.close()
-            self.parts.part_ended(self.seq, self.records)
+            with contextlib.suppress(OSError, MountPathError, ValueError):
+                self.file.close()
+            keep = (LABEL_RECORDS + self.flushed) * self.record_size
+            with contextlib.suppress(OSError):
+                if os.path.getsize(self.paths[-1]) > keep:
+                    os.truncate(self.paths[-1], keep)
+            self.parts.part_ended(self.seq, self.flushed)
+
+
+def fallback(site: Site, store: MediaStore, pool: str, avoid: set[str]) -> DiskTarget | None:
+    """Another configured mount path of ``pool``, not in ``avoid``, enabled and with room;
+    None if there is none (the caller keeps its target, whose check says why)."""
+    for spec in site.config.mount_paths:
+        name = os.path.abspath(spec.path)
+        if name in avoid or (spec.pool or site.config.default_pool) != pool:
+            continue
+        try:
+            target = DiskTarget(find_mount_path(Path(name), site, store), pool)
+            target.check()
+        except (UnknownTarget, TargetRefused):
+            continue
+        return target
+    return None

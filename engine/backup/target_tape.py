@@ -20,6 +20,11 @@ Spanning: ``next_volume`` writes the filemark that ends the part, marks the medi
 the part's length, returns the cartridge to its slot and mounts the next one of the pool. A
 single drive cannot span: ``NoNextVolume``.
 
+Failures while writing (power loss, a drive lost, a medium error) go through tape_loss.py,
+which settles the tape's state (SUSPECT, FULL) and gives the job-level error naming the drive,
+the tape and the job. After one, nothing more is written to that tape by this session: the
+part's length in the catalog is what was flushed.
+
 Threads: called by the write stage's thread (write_record) and the format stage's thread (the
 rest), never at the same time (the write stage drains first).
 """
@@ -32,11 +37,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from devices.errors import DeviceError, describe
 from devices.label import Label, StartKind, new_label
 from devices.media import MediaState, MediaStore, Medium, choose_for_writing
 from devices.media_rules import change_state
 from devices.tape_drive import TapeDrive
-from drivers.errors import NotReady
+from drivers.errors import MediumError, NotReady, ScsiError
+from drivers.transport.contract import TransportError
+from engine.backup.tape_loss import DRIVE_WAIT_S, PowerLoss, diagnose
 from engine.backup.targets import NoNextVolume, NoWritableMedia, PartRecorder, TargetError
 from engine.catalog.files_model import SessionPart
 
@@ -48,6 +56,10 @@ ACTOR = "tapir-backup"
 VARIABLE_BLOCKS = 0
 """Block size 0: variable-block mode, so each record is written as one tape block."""
 LTO_SUFFIX = "L"
+WRITE_FAILURES = (ScsiError, DeviceError, TransportError)
+LOST_POSITION = (TransportError, DeviceError)
+"""After these the drive's position is not trusted: no filemark is written by ``abort``."""
+"""What a write, flush or filemark may raise: settled by ``TapeVolumes._failed``."""
 
 
 def media_type_for(barcode: str) -> str:
@@ -72,6 +84,8 @@ class Mounted:
     first_record: int
     records: int = 0
     bytes: int = 0
+    flushed: int = 0
+    """Records of this part known to be on tape (at the last flush or filemark)."""
 
 
 def prepare(
@@ -99,6 +113,7 @@ def prepare(
     else:
         _check_label(barcode, medium, start.label, record_size)
         tape.space_to_end_of_data()
+        tape.close_cut_file()  # a session cut by a crash ends with its own filemark
     where = tape.driver.position_long()
     return where.file or 0, where.first
 
@@ -130,7 +145,12 @@ class TapeVolumes:
         self.record_size = record_size
         self.parts = parts
         self.session = session
+        self.note = f"{source.note}, session {session}" if source.note else f"session {session}"
         self.used: list[str] = []
+        self.notes: list[str] = []
+        """Problems that did not stop the session (a cartridge left in its drive)."""
+        self.lost: BaseException | None = None
+        """The failure that ended writing to the current tape (nothing more is written)."""
         self.current = self._start(1)
 
     @property
@@ -144,6 +164,7 @@ class TapeVolumes:
     def _start(self, seq: int) -> Mounted:
         mounted = self.source.acquire(self.record_size, exclude=self.used)
         self.used.append(mounted.barcode)
+        mounted.tape.session_note = self.note
         medium = self.store.get_medium(mounted.barcode)
         if medium is not None and medium.state is MediaState.SCRATCH:
             change_state(
@@ -160,7 +181,10 @@ class TapeVolumes:
 
     def write_record(self, record: memoryview) -> bool:
         cur = self.current
-        cur.tape.write_record(record)
+        try:
+            cur.tape.write_record(record)
+        except WRITE_FAILURES as exc:
+            raise self._failed(exc) from exc
         cur.records += 1
         cur.bytes += len(record)
         return cur.tape.early_warning
@@ -171,14 +195,34 @@ class TapeVolumes:
 
     def flush(self) -> None:
         """WRITE FILEMARKS 0 (SSC-4 6.8): the drive's buffer is on tape when it returns."""
-        self.current.tape.flush()
+        cur = self.current
+        try:
+            cur.tape.flush()
+        except WRITE_FAILURES as exc:
+            raise self._failed(exc) from exc
+        cur.flushed = cur.records
 
     def finish(self) -> None:
         self._end(full=self.current.tape.early_warning)
 
+    def _failed(self, exc: BaseException) -> BaseException:
+        """The job-level error for a failed write (tape_loss.py); writing to this tape ends."""
+        cur = self.current
+        self.lost = exc
+        found = diagnose(
+            exc, cur.tape, cur.barcode, self.store, self.note, wait_s=self.source.drive_wait_s
+        )
+        if not isinstance(exc, MediumError) and not isinstance(found, PowerLoss):
+            self.source.avoid.add(cur.tape.name)  # the drive failed: the next run uses another
+        return found if found is not None else exc
+
     def _end(self, *, full: bool) -> None:
         cur = self.current
-        cur.tape.write_filemarks(1)
+        try:
+            cur.tape.write_filemarks(1)
+        except WRITE_FAILURES as exc:
+            raise self._failed(exc) from exc
+        cur.flushed = cur.records
         medium = self.store.get_medium(cur.barcode)
         if medium is not None:
             medium = dataclasses.replace(
@@ -196,16 +240,25 @@ class TapeVolumes:
                     actor=ACTOR,
                 )
         self.parts.part_ended(len(self.used), cur.records)
-        self.source.release(cur)
+        try:
+            self.source.release(cur)
+        except WRITE_FAILURES as exc:  # the part is on tape and recorded: a warning only
+            self.notes.append(
+                f"{cur.barcode} could not be returned from drive {cur.tape.name}: {describe(exc)}"
+            )
 
     def abort(self) -> None:
         """After a failure: end the partial tape file with a filemark if the drive still
-        answers (so the next session does not run into it), then release the cartridge."""
+        answers and still knows its position (so the next session does not run into it; never
+        after a reset, which left the drive at the beginning of the tape), then release the
+        cartridge. The part's length is what reached the tape."""
         cur = self.current
+        if not isinstance(self.lost, LOST_POSITION) and cur.tape.writing:
+            with contextlib.suppress(Exception):
+                cur.tape.write_filemarks(1)
+                cur.flushed = cur.records
         with contextlib.suppress(Exception):
-            cur.tape.write_filemarks(1)
-        with contextlib.suppress(Exception):
-            self.parts.part_ended(len(self.used), cur.records)
+            self.parts.part_ended(len(self.used), cur.flushed)
         with contextlib.suppress(Exception):
             self.source.release(cur)
 
@@ -223,7 +276,12 @@ class LibraryTarget:
         self.drive = drive.rpartition(":")[2] if drive else None
         self.name = f"{library}:{self.drive}" if self.drive else library
         self.refused: dict[str, str] = {}
-        self.avoid: Callable[[], set[str]] | None = None
+        self.note = ""
+        """Who writes (``job 3, run 1``), for the media history if a write fails (job.py)."""
+        self.drive_wait_s = DRIVE_WAIT_S
+        self.avoid: set[str] = set()
+        """Drives that failed this job: not chosen again by its later runs (job.py)."""
+        self.avoid_media: Callable[[], set[str]] | None = None
         """Media reserved by other jobs (the job manager sets it): never candidates."""
 
     @property
@@ -234,8 +292,8 @@ class LibraryTarget:
         """Writable media in the library, in the order they are tried (module docstring)."""
         inv = self.library.inventory()
         skip = set(exclude) | set(self.refused)
-        if self.avoid is not None:
-            skip |= self.avoid()
+        if self.avoid_media is not None:
+            skip |= self.avoid_media()
         present = {e.barcode for e in inv.elements if e.full and e.barcode and not e.cleaning}
         known = [m for m in self.store.list_media(pool=self.pool) if m.barcode in present]
         found: list[tuple[str, Medium | None]] = []
@@ -267,7 +325,7 @@ class LibraryTarget:
         """Mount and prepare the first usable candidate. Raises ``NoWritableMedia``."""
         library = self.library
         for barcode, medium in self.candidates(exclude):
-            tape = library.mount(barcode, self.drive)
+            tape = library.mount(barcode, self.drive, avoid=self.avoid)
             try:
                 tape_file, first = prepare(
                     tape, barcode, medium, pool=self.pool, record_size=record_size
@@ -293,6 +351,9 @@ class DriveTarget:
         self.drive_text = drive
         self.name = drive
         self._tape: TapeDrive | None = None
+        self.note = ""
+        self.drive_wait_s = DRIVE_WAIT_S
+        self.avoid: set[str] = set()
 
     @property
     def tape(self) -> TapeDrive:

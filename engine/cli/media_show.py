@@ -21,7 +21,7 @@ from rich.table import Table
 
 from devices.errors import DeviceError, describe
 from devices.library_inventory import ElementKind, LibraryElement
-from devices.media import MediaError, Medium, StateChange
+from devices.media import MediaError, MediaState, Medium, StateChange
 from devices.tape_library import TapeLibrary
 from drivers.errors import ScsiError
 from drivers.ssc_data import CartridgeMemory
@@ -32,6 +32,24 @@ from engine.site_config import SiteError
 from hwsim.library import StateError
 
 DEVICE_FAILURES = (DeviceError, ScsiError, TransportError, StateError, OSError)
+RELABEL = "tapir media label {barcode} --force (erases it)"
+ADVICE: dict[MediaState, str] = {
+    MediaState.SCRATCH: "Holds nothing kept; the next backup of its pool may write it.",
+    MediaState.APPENDABLE: "Holds sessions; backups of its pool append to it. Restores read it.",
+    MediaState.FULL: "Reached its end (or was closed after a write error); no more sessions. "
+    "Every session on it may be restored from.",
+    MediaState.READ_ONLY: "Write-protected or set read-only: restores only.",
+    MediaState.SUSPECT: "Its end of data is not trustworthy (power lost or drive lost while "
+    "writing): never appended to again. Files the catalog lists on it were flushed before "
+    "the loss and may still be restored from it (tapir restore). To reuse it: "
+    + RELABEL
+    + ", after restoring or copying what you need.",
+    MediaState.FROZEN: "Failed repeatedly: kept out of writing. What the catalog lists may "
+    "still be restored from it; copy it elsewhere, then retire it or " + RELABEL + ".",
+    MediaState.RETIRED: "Out of service for good; only restores of what it still holds.",
+    MediaState.CLEANING: "A cleaning cartridge; the library uses it to clean drives.",
+}
+"""What each state means for backups and restores, and what the administrator can do."""
 
 
 @dataclass
@@ -147,6 +165,7 @@ def summary_table(
     else:
         since = medium.state_since.strftime("%Y-%m-%d %H:%M")
         table.add_row("state", f"{medium.state.value} since {since}: {medium.state_reason}")
+        table.add_row("meaning", ADVICE[medium.state].format(barcode=barcode))
         table.add_row("pool", medium.pool)
         table.add_row("media type", medium.media_type)
         table.add_row("volume uuid", medium.volume_uuid or "")
@@ -192,6 +211,7 @@ def show(
             {
                 "barcode": barcode,
                 "medium": medium_dict(medium) if medium else None,
+                "meaning": ADVICE[medium.state].format(barcode=barcode) if medium else None,
                 "history": [
                     {
                         **dataclasses.asdict(c),

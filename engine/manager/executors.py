@@ -69,11 +69,17 @@ def backup(ctx: JobContext) -> None:
     spec = ctx.extras.get("spec") or backup_spec_from_dict(ctx.job.spec, name=ctx.job.name)
     drives = ctx.grant.of(Kind.DRIVE)
 
+    runs = [0]
+
     def hold_to_reservation(target: Target) -> None:
+        """The first run uses the reserved drive; a run restarted after a device failure
+        (BackupSpec.restarts) may move to another free drive, away from the one that
+        failed (engine/backup/job.py), as a real operator would want."""
+        runs[0] += 1
         if isinstance(target, LibraryTarget):
-            if drives:
+            if drives and runs[0] == 1:
                 target.drive = drives[0].rpartition(":")[2]
-            target.avoid = ctx.others_media
+            target.avoid_media = ctx.others_media
 
     try:
         ctx.outcome = run_backup(
@@ -109,7 +115,10 @@ def restore(ctx: JobContext) -> None:
     job = JobsStore(ctx.catalog).get_job(ctx.job.id)
     if job.state not in (JobState.QUEUED, JobState.WAITING):
         return
-    ctx.outcome = run_restore(spec, ctx.site, catalog=ctx.catalog, actor=ctx.actor, job_id=job.id)
+    drives = dict(key.split(":", 1) for key in ctx.grant.of(Kind.DRIVE) if ":" in key)
+    ctx.outcome = run_restore(
+        spec, ctx.site, catalog=ctx.catalog, actor=ctx.actor, job_id=job.id, drives=drives
+    )
 
 
 def unsupported(ctx: JobContext) -> None:

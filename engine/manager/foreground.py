@@ -22,7 +22,7 @@ from typing import Any
 from engine.catalog.db import Catalog
 from engine.catalog.jobs_model import Job
 from engine.catalog.jobs_store import JobsStore
-from engine.jobs.states import JobState
+from engine.jobs.states import ACTIVE_STATES, JobState
 from engine.manager import control, queue
 from engine.manager.clock import SYSTEM_CLOCK, Clock
 from engine.manager.config import ManagerConfig
@@ -31,6 +31,7 @@ from engine.manager.executors import executor_for
 from engine.manager.probe import SiteProber
 from engine.manager.reservations import HOST, Reservations
 from engine.manager.runner import JobContext, run_granted
+from engine.manager.sweeper import Sweeper
 
 POLL_S = 0.25
 """How often a waiting foreground job looks for released resources (one small read)."""
@@ -57,6 +58,8 @@ def run_managed(
     """Run ``job_id`` here once it has its resources (module docstring). Returns what the
     executor produced last (the backup's ``RunOutcome``), or None if it never ran."""
     owner = process_owner()
+    # a holder of this job that died (tapir backup killed, then --resume) must not keep it
+    Sweeper(catalog, config, clock=clock).sweep()
     queue.submit(catalog, job_id, owner=owner, actor=actor, clock=clock)
     jobs = JobsStore(catalog)
     prober = SiteProber(site, config)
@@ -89,6 +92,8 @@ def run_managed(
                     )
                     run_granted(ctx, executor_for(job.type))
                     outcome = ctx.outcome if ctx.outcome is not None else outcome
+                    if jobs.get_job(job_id).state in ACTIVE_STATES:
+                        return outcome  # the executor left it at work: nothing more to do here
                     shown = None
                     continue
                 reason = attempt.reason or reason

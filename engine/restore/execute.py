@@ -5,7 +5,9 @@ Members close to the previous one (``READ_THROUGH_RECORDS``) are reached by read
 by LOCATE, so a restore of a whole session streams while one file at the end of a tape costs one
 LOCATE and a record or two. The member found at a position must be the one the catalog expects
 (session source + member name = the row's path), else it is refused: catalog and medium
-disagree. Per-file problems become ``FileResult``s; device failures propagate (job level).
+disagree. Per-file problems become ``FileResult``s, a medium error while reading a member too
+(with the volume and block; the next member is reached by LOCATE); other device failures
+propagate (job level).
 
 Tape volumes are mounted through the library that holds them and returned to their slot
 afterwards (a cartridge found in a drive is left there); disk volumes are opened as files.
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from devices.tape_drive import TapeDrive
+from drivers.errors import MediumError
 from engine.format.reader import ArchiveReader, Entry, FormatError
 from engine.restore.extract import ChecksumMismatch, Extractor, FileResult, Outcome
 from engine.restore.plan import (
@@ -50,6 +53,8 @@ class TapeMounts:
     def __init__(self, site: Site, store: MediaStore) -> None:
         self.site, self.store = site, store
         self.mounted: dict[str, tuple[str, TapeDrive, bool]] = {}  # library -> (barcode, ...)
+        self.drives: dict[str, str] = {}
+        """library -> the drive to mount in (the job manager's reservation); else any free."""
 
     def _library_of(self, barcode: str) -> str:
         for spec in self.site.config.libraries:
@@ -67,7 +72,7 @@ class TapeMounts:
             self._release(name)
         where = lib.inventory().find(barcode)
         was_loaded = where is not None and where.drive is not None
-        tape = lib.mount(barcode)
+        tape = lib.mount(barcode, None if was_loaded else self.drives.get(name))
         tape.set_block_size(VARIABLE_BLOCKS)
         self.mounted[name] = (barcode, tape, was_loaded)
         return tape
@@ -153,16 +158,37 @@ class PlanRunner:
                     and 0 <= step.record - last.record <= READ_THROUGH_RECORDS
                 ):
                     entry = self._read_on(reader, want)
-                if entry is None:
-                    source.locate(step.block)
-                    reader = ArchiveReader(
-                        source, record=step.record, offset=step.offset, volume=want[0]
-                    )
-                    entry = reader.next()
-                last = entry
-                self._member(step, entry, reader)
+                try:
+                    if entry is None:
+                        source.locate(step.block)
+                        reader = ArchiveReader(
+                            source, record=step.record, offset=step.offset, volume=want[0]
+                        )
+                        entry = reader.next()
+                    last = entry
+                    self._member(step, entry, reader)
+                except MediumError as exc:
+                    self._unreadable(step, source, exc)
+                    reader = last = None  # the next member is reached by LOCATE
         finally:
             self._account(source)
+
+    def _unreadable(self, step: Step, source: TapeSource | DiskSource, exc: MediumError) -> None:
+        """A medium error while reading one member: that file fails with the volume and the
+        block, the others go on (issue 7). The drive recorded the error (freeze rules)."""
+        block = step.block
+        if isinstance(source, TapeSource):
+            with contextlib.suppress(Exception):
+                block = source.tape.position()
+        self.report(
+            FileResult(
+                os.fsdecode(step.chosen.row.path),
+                Outcome.FAILED,
+                f"medium error reading {source.volume} at block {block} (the member starts at "
+                f"block {step.block}): {exc.sense.describe()}; restore it from another copy",
+                "restore.medium_error",
+            )
+        )
 
     def _account(self, source: TapeSource | DiskSource) -> None:
         self.located += source.located

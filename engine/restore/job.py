@@ -120,11 +120,12 @@ def run_restore(
     catalog: Catalog | None = None,
     actor: str = "tapir",
     job_id: int | None = None,
+    drives: dict[str, str] | None = None,
 ) -> RestoreOutcome:
     """Run ``spec`` now (module docstring). Returns the outcome; raises only for programming
     errors (and re-raises KeyboardInterrupt after recording CANCELED). ``job_id``: run this
     existing restore job (QUEUED or WAITING: the job manager reserved its media) instead of
-    creating one."""
+    creating one; ``drives``: library -> the drive reserved for it there."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
@@ -142,6 +143,7 @@ def run_restore(
     out.run_id = jobs.start_run(job_id).id
     extractor = Extractor(os.fsencode(root), Overwrite(spec.overwrite))
     runner = PlanRunner(site, site.media_store(), extractor, out.results.append)
+    runner.mounts.drives = dict(drives or {})
     try:
         runner.run(out.plan)
         for path, exc in extractor.finish():

@@ -255,3 +255,24 @@ def test_status_of_a_powered_off_drive_names_it(library: TapeLibrary, devlib) ->
     assert not state.ready
     assert state.error is not None and "drive1" in state.error
     assert "powered on" in state.error
+
+
+def test_a_tape_file_cut_without_a_filemark_is_closed_before_appending(
+    library: TapeLibrary,
+) -> None:
+    tape = library.mount("TST001L8", "drive0")
+    tape.set_block_size(0)
+    tape.write_record(record(RECORD, 0))
+    tape.write_filemarks(1)  # a complete tape file
+    tape.space_to_end_of_data()
+    assert tape.close_cut_file() is False  # ends with a filemark: nothing to do
+    tape.write_record(record(RECORD, 1))
+    tape.write_record(record(RECORD, 2))
+    tape.flush()  # a session cut here (the writing host died): no filemark
+    tape.rewind()
+    tape.space_to_end_of_data()
+    assert tape.close_cut_file() is True
+    end = tape.position()
+    tape.space_to_end_of_data()
+    assert tape.position() == end == 5  # 0 rec, 1 fm, 2-3 rec, 4 fm: appends go to 5
+    assert tape.close_cut_file() is False

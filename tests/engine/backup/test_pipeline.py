@@ -229,7 +229,9 @@ def test_power_loss_before_a_checkpoint_leaves_only_flushed_files_in_the_catalog
     src.mkdir()
     for i in range(40):
         (src / f"f{i:02d}").write_bytes(os.urandom(50_000))
-    sim_spec = BackupSpec(str(src), "lib1:drive0", record_size=RECORD, checkpoint_bytes=400_000)
+    sim_spec = BackupSpec(
+        str(src), "lib1:drive0", record_size=RECORD, checkpoint_bytes=400_000, drive_wait_s=0.05
+    )
     state = tmp_path / "state"
     faults = site.endpoints("lib1").drives["drive0"].device.faults
     # label record (0) and filemark (1), then the session from block 2: power lost at 22
@@ -247,4 +249,5 @@ def test_power_loss_before_a_checkpoint_leaves_only_flushed_files_in_the_catalog
         assert end <= flushed * RECORD
     assert len(files) == 2  # no filemark after the cut session: the drive lost power
     medium = CatalogMediaStore(site.catalog()).get_medium(out.volumes[0])
-    assert medium.state is MediaState.APPENDABLE  # data may be on it; power-on makes it suspect
+    assert medium.state is MediaState.SUSPECT  # the drive never answered again: not trusted
+    assert "stopped answering while writing" in medium.state_reason
