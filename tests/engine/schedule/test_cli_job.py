@@ -134,3 +134,16 @@ def test_run_now_wait_runs_the_backup_here(tmp_path: Path) -> None:
     tapir.ok("job", "edit", "now", "--to", str(tmp_path / "nowhere"))
     failed = tapir("job", "run-now", "now", "--wait")
     assert failed.returncode == 2 and "FAILED_TO_START" in failed.stderr
+
+
+def test_schedule_summary_prints_the_last_day(tapir: Tapir, tmp_path: Path) -> None:
+    tapir.ok("job", "create", "n", "--source", str(tmp_path), "--to", "lib1")
+    job_id = tapir.json("job", "run-now", "n")["job"]
+    tapir.ok("jobs", "cancel", str(job_id))
+    summary = tapir.json("schedule", "summary")
+    assert summary["counts"] == {"CANCELED": 1} and summary["deliveries"] is None
+    assert [r["job"] for r in summary["runs"]] == [job_id]
+    text = tapir.ok("schedule", "summary", "--hours", "1")
+    assert text.startswith("tapir: daily summary, 1 runs (1 CANCELED)")
+    line = one_error_line(tapir("schedule", "summary", "--send"), 2)
+    assert "no [summary] table" in line
