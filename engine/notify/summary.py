@@ -53,7 +53,8 @@ class Summary:
 
     def subject(self) -> str:
         parts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items()))
-        return f"tapir: daily summary, {len(self.rows)} runs ({parts or 'none'})"
+        runs = f"{len(self.rows)} run{'' if len(self.rows) == 1 else 's'}"
+        return f"tapir: daily summary, {runs} ({parts or 'none'})"
 
     def body(self) -> str:
         lines = [f"Runs from {self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M} UTC:", ""]

@@ -144,6 +144,6 @@ def test_schedule_summary_prints_the_last_day(tapir: Tapir, tmp_path: Path) -> N
     assert summary["counts"] == {"CANCELED": 1} and summary["deliveries"] is None
     assert [r["job"] for r in summary["runs"]] == [job_id]
     text = tapir.ok("schedule", "summary", "--hours", "1")
-    assert text.startswith("tapir: daily summary, 1 runs (1 CANCELED)")
+    assert text.startswith("tapir: daily summary, 1 run (1 CANCELED)")
     line = one_error_line(tapir("schedule", "summary", "--send"), 2)
     assert "no [summary] table" in line
