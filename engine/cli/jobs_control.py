@@ -1,5 +1,5 @@
 """``tapir jobs cancel|suspend|resume|priority N``: administrators' control of jobs
-(engine/manager/control.py).
+(engine/manager/control.py); ``tapir jobs reservations``: what each running job holds.
 
 A job that holds nothing moves at once; a running one is asked to stop at its next checkpoint
 (CANCEL_PENDING / SUSPEND_PENDING) and its holder does the rest. A suspended job holds no
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from engine.cli.common import ACTOR, CatalogOpt
+from engine.cli.common import ACTOR, CatalogOpt, JsonOpt, print_json
 from engine.cli.jobs import stores
 
 JobArg = Annotated[int, typer.Argument(help="Job number (tapir jobs list).")]
@@ -72,8 +72,42 @@ def priority(
     typer.echo(f"job {job}: priority {value}")
 
 
+def reservations(as_json: JsonOpt = False, catalog: CatalogOpt = None) -> None:
+    """What each running job holds (drives, media, mount paths, streams) and its lease."""
+    from engine.manager.reservations import Reservations
+
+    with stores(catalog) as (jobs, _):
+        store = Reservations(jobs.catalog, lease_s=0)
+        leases = {lease.holder: lease for lease in store.leases()}
+        held = store.held()
+    rows = [
+        {
+            "job": h.job_id,
+            "kind": h.kind,
+            "key": h.key,
+            "group": h.grp,
+            "holder": h.holder,
+            "lease_expires": leases[h.holder].expires_at.isoformat()
+            if h.holder in leases
+            else None,
+        }
+        for h in held
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("nothing is reserved")
+        return
+    for r in rows:
+        typer.echo(
+            f"job {r['job']}: {r['kind']} {r['key']} ({r['group']}) until {r['lease_expires']}"
+        )
+
+
 def register(app: typer.Typer) -> None:
     for name, command in (
+        ("reservations", reservations),
         ("cancel", cancel),
         ("suspend", suspend),
         ("resume", resume),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,10 +29,10 @@ from engine.manager import queue
 from engine.manager.clock import SYSTEM_CLOCK, Clock
 from engine.manager.config import ManagerConfig
 from engine.manager.dispatcher import Dispatcher
-from engine.manager.executors import executor_for
+from engine.manager.executors import EXECUTORS, unsupported
 from engine.manager.probe import SiteProber
 from engine.manager.reservations import Reservations
-from engine.manager.runner import JobContext, run_granted
+from engine.manager.runner import Executor, JobContext, run_granted
 from engine.manager.sweeper import Sweeper
 
 Tick = tuple[str, float, Callable[[], None]]
@@ -57,6 +57,8 @@ class Server:
     max_jobs: int = DEFAULT_MAX_JOBS
     ticks: list[Tick] = field(default_factory=list)
     log: Callable[[str], None] = print
+    executors: Mapping[str, Executor] = field(default_factory=lambda: EXECUTORS)
+    """Job type -> what runs it (executors.py); a type missing here ends FAILED_TO_START."""
     stopping: threading.Event = field(default_factory=threading.Event)
     _workers: dict[int, _Worker] = field(default_factory=dict)
 
@@ -131,7 +133,7 @@ class Server:
         site = self.site_factory()
         ctx.site = site
         try:
-            run_granted(ctx, executor_for(ctx.job.type))
+            run_granted(ctx, self.executors.get(ctx.job.type, unsupported))
         except Exception as exc:  # the job recorded its failure; the server goes on
             self.log(f"tapir server: job {ctx.job.id} failed: {exc}")
         finally:

@@ -78,6 +78,10 @@ def test_server_with_jobs_list_and_control(tmp_path: Path, served: Any) -> None:
         assert shown[backup]["state"] == "WAITING"
         assert shown[backup]["reason"] == reasons.NO_DRIVES
         assert shown[held_by]["state"] == "RUNNING"
+        held = tapir.json("jobs", "reservations")
+        assert [(r["job"], r["kind"], r["key"]) for r in held] == [
+            (held_by, "drive", "lib1:drive0")
+        ]
         assert tapir.ok("jobs", "cancel", str(other)).strip() == (
             f"job {other}: ENDED (CANCELED, canceled_before_start)"
         )
