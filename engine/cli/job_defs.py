@@ -299,7 +299,7 @@ def show_command(
         return
     for key, value in out.items():
         if key != "jobs":
-            typer.echo(f"{key + ':':<16}{value}")
+            typer.echo(f"{key + ':':<16}{_shown(key, value)}")
     typer.echo("jobs:" if recent else "jobs:           none yet")
     for entry in out["jobs"]:
         status = entry["status"] or entry["state"]
@@ -308,6 +308,25 @@ def show_command(
             for d in notice.get("deliveries", []):
                 result = "sent" if d["ok"] else f"not delivered: {d['error']}"
                 typer.echo(f"    notice {key} by {d['channel']} to {d['to']}: {result}")
+
+
+def _shown(key: str, value: Any) -> str:
+    """A field as ``show`` prints it: lists and rules in words, not Python literals."""
+    if key == "retry":
+        return f"{value['attempts']} more attempts, {value['interval']} apart"
+    if key == "notify":
+        from engine.notify.config import DEFAULT_EVENTS
+
+        default = sorted(e.value for e in DEFAULT_EVENTS)
+        rules = []
+        for rule in value:
+            to = [*rule.get("email", []), *([rule["webhook"]] if "webhook" in rule else [])]
+            on = ", ".join(rule.get("on", default))
+            rules.append(f"{on} -> {', '.join(to)}")
+        return "; ".join(rules)
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 @app.command("run-now")
