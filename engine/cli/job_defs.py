@@ -270,6 +270,7 @@ def show_command(
     catalog: CatalogOpt = None,
 ) -> None:
     """One definition, its next runs and its latest jobs."""
+    from engine.notify.records import notices
     from engine.schedule import queries
 
     with _definitions(file) as store:
@@ -289,6 +290,7 @@ def show_command(
             "state": job.state.value,
             "status": job.status.value if job.status else None,
             "reason": job.state_reason,
+            "notices": notices(job.spec),
         }
         for job, info in recent
     ]
@@ -297,11 +299,34 @@ def show_command(
         return
     for key, value in out.items():
         if key != "jobs":
-            typer.echo(f"{key + ':':<16}{value}")
+            typer.echo(f"{key + ':':<16}{_shown(key, value)}")
     typer.echo("jobs:" if recent else "jobs:           none yet")
     for entry in out["jobs"]:
         status = entry["status"] or entry["state"]
         typer.echo(f"  job {entry['job']} ({entry['trigger']}): {status}: {entry['reason']}")
+        for key, notice in entry["notices"].items():
+            for d in notice.get("deliveries", []):
+                result = "sent" if d["ok"] else f"not delivered: {d['error']}"
+                typer.echo(f"    notice {key} by {d['channel']} to {d['to']}: {result}")
+
+
+def _shown(key: str, value: Any) -> str:
+    """A field as ``show`` prints it: lists and rules in words, not Python literals."""
+    if key == "retry":
+        return f"{value['attempts']} more attempts, {value['interval']} apart"
+    if key == "notify":
+        from engine.notify.config import DEFAULT_EVENTS
+
+        default = sorted(e.value for e in DEFAULT_EVENTS)
+        rules = []
+        for rule in value:
+            to = [*rule.get("email", []), *([rule["webhook"]] if "webhook" in rule else [])]
+            on = ", ".join(rule.get("on", default))
+            rules.append(f"{on} -> {', '.join(to)}")
+        return "; ".join(rules)
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 @app.command("run-now")
@@ -327,39 +352,22 @@ def run_now_command(
         definition = store.get(name)
     with open_site(catalog) as site:
         job_id = run_now(site.catalog(), definition, clock=SYSTEM_CLOCK, actor=ACTOR)
-        if wait:
-            outcome = _run_here(site, job_id)
     if not wait:
         if as_json:
             print_json({"job": job_id, "definition": name, "state": "QUEUED"})
         else:
             typer.echo(f"job {job_id}: QUEUED ({name}, Backup Now); see tapir jobs show {job_id}")
         return
-    _report(outcome, job_id, as_json=as_json)
+    _run_here(definition, job_id, as_json=as_json, catalog=catalog)
 
 
-def _run_here(site: Any, job_id: int) -> Any:
-    """The queued job run by this process through the job manager (engine/manager/foreground)."""
-    from engine.manager.config import ManagerConfigError, load_manager_config
-    from engine.manager.foreground import run_managed
+def _run_here(definition: Any, job_id: int, *, as_json: bool, catalog: str | None) -> None:
+    """The queued job run by this process exactly as ``tapir backup`` runs one (through the
+    job manager's foreground path, with its progress, reports and exit codes)."""
+    from engine.cli.backup import _run, error_line, json_result, summary_lines
+    from engine.schedule.jobspec import backup_spec
 
-    try:
-        config = load_manager_config()
-    except ManagerConfigError as exc:
-        fail(str(exc))
-
-    def waiting(job: Any, reason: str) -> None:
-        typer.echo(f"job {job.id}: {job.state.value}: {reason}", err=True)
-
-    return run_managed(site, site.catalog(), job_id, config, actor=ACTOR, on_wait=waiting)
-
-
-def _report(outcome: Any, job_id: int, *, as_json: bool) -> None:
-    """As ``tapir backup`` reports a run: summary, the error line, its exit code."""
-    from engine.cli.backup import error_line, json_result, summary_lines
-
-    if outcome is None:  # canceled or ended before it ran
-        fail(f"job {job_id} ended without running; see tapir jobs show {job_id}", 1)
+    outcome = _run(backup_spec(definition), as_json=as_json, catalog=catalog, job_id=job_id)
     if as_json:
         print_json(json_result(outcome))
     else:

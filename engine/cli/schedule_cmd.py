@@ -12,6 +12,7 @@ delivered is printed and recorded, and does not change the exit code.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
@@ -23,6 +24,12 @@ from engine.cli.job_defs import FileOpt
 app = typer.Typer(help="The scheduler: one pass now; the daily summary.", no_args_is_help=True)
 
 
+def report_notices_ourselves() -> None:
+    """The commands print every failed delivery themselves (tick: stdout, server: its log):
+    keep the logging module's last-resort handler from printing each one a second time."""
+    logging.getLogger("engine.notify").addHandler(logging.NullHandler())
+
+
 @app.command("tick")
 def tick_command(
     file: FileOpt = None, as_json: JsonOpt = False, catalog: CatalogOpt = None
@@ -31,6 +38,7 @@ def tick_command(
     from engine.schedule.store import definitions_path
     from engine.schedule.ticks import describe_notify, describe_schedule, report_dict, tick_once
 
+    report_notices_ourselves()
     with open_site(catalog) as site:
         path = file if file is not None else definitions_path(site.config)
         schedule, notify = tick_once(site.catalog(), path)

@@ -1,7 +1,9 @@
 """``tapir server``: the job manager's daemon, in the foreground (engine/manager/server.py).
 
 It runs the jobs any server may run (not those a foreground ``tapir backup`` runs itself), by
-priority, each once it has all its resources, and sweeps the reservations of dead holders.
+priority, each once it has all its resources, and sweeps the reservations of dead holders. Its
+ticks also run the scheduler and the notifier (engine/schedule/ticks.py): job definitions'
+due occurrences are submitted, missed windows and overlong runs handled, notices sent.
 SIGTERM or SIGINT stops it cleanly: running preemptable jobs stop at their next checkpoint and
 are queued again; the others finish first. ``tapir jobs list`` in another terminal shows what
 runs and what waits, and why.
@@ -25,10 +27,12 @@ def server(
     catalog: CatalogOpt = None,
 ) -> None:
     """Run the job manager: dispatcher, sweeper and periodic ticks, until SIGTERM/SIGINT."""
+    from engine.cli.schedule_cmd import report_notices_ourselves
     from engine.manager.clock import SYSTEM_CLOCK
     from engine.manager.config import ManagerConfigError, load_manager_config
     from engine.manager.server import Server
     from engine.manager.ticks import server_ticks
+    from engine.schedule.store import definitions_path
     from engine.site import Site
     from engine.site_config import load_site_config
 
@@ -47,14 +51,19 @@ def server(
         main = new_site()
         try:
             cat = main.catalog()
-            loop = Server(
-                new_site,
+
+            def say(line: str) -> None:
+                typer.echo(line, err=True)
+
+            report_notices_ourselves()
+            ticks = server_ticks(
                 cat,
                 config,
-                max_jobs=max_jobs,
-                ticks=server_ticks(cat, config, SYSTEM_CLOCK),
-                log=lambda s: typer.echo(s, err=True),
+                SYSTEM_CLOCK,
+                definitions=definitions_path(site_config),
+                log_line=say,
             )
+            loop = Server(new_site, cat, config, max_jobs=max_jobs, ticks=ticks, log=say)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, lambda *_: loop.stop())
             typer.echo(f"tapir server: serving {cat.url} (Ctrl-C or SIGTERM stops)", err=True)

@@ -9,12 +9,28 @@ block for long, and an exception it raises is reported and the loop goes on
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 from engine.catalog.db import Catalog
 from engine.manager.clock import Clock
 from engine.manager.config import ManagerConfig
 from engine.manager.server import Tick
 
 
-def server_ticks(catalog: Catalog, config: ManagerConfig, clock: Clock) -> list[Tick]:
-    """The extra ticks of ``tapir server`` (none yet)."""
-    return []
+def server_ticks(
+    catalog: Catalog,
+    config: ManagerConfig,
+    clock: Clock,
+    *,
+    definitions: Path | None = None,
+    log_line: Callable[[str], None] | None = None,
+) -> list[Tick]:
+    """The extra ticks of ``tapir server``: the scheduler's and the notifier's, over the job
+    definitions file ``definitions`` (default: engine/schedule/store.py ``definitions_path``);
+    what they do is reported through ``log_line`` (engine/schedule/ticks.py)."""
+    from engine.schedule.store import definitions_path
+    from engine.schedule.ticks import server_ticks as schedule_ticks
+
+    path = definitions if definitions is not None else definitions_path()
+    return schedule_ticks(catalog, path, clock=clock, log_line=log_line)

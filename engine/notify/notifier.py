@@ -29,7 +29,8 @@ from engine.manager.clock import SYSTEM_CLOCK, Clock
 from engine.notify import message, records
 from engine.notify.channels import deliver, post_json, send_email
 from engine.notify.config import ENDING_EVENTS, Event, NotifyRule
-from engine.notify.summary import DailySummary
+from engine.notify.summary import SUMMARY_STATE_FILE, DailySummary
+from engine.paths import data_dir
 from engine.schedule import queries
 from engine.schedule.definitions import Definitions
 from engine.schedule.fields import DefinitionError
@@ -74,7 +75,7 @@ class Notifier:
         self.store = store
         self.clock = clock
         self.lookback = lookback
-        path = state_path or store.path.with_name("notify-state.json")
+        path = state_path or data_dir() / SUMMARY_STATE_FILE
         self.summary = DailySummary(catalog, path)
 
     def tick(self) -> NotifyReport:

@@ -3,8 +3,8 @@ at the ``[summary]`` time (engine/notify/config.py) by email and/or webhook.
 
 The rows come from the catalog's job history (``JobsStore.history``: one row per run that
 overlapped the period, open runs included), so foreground ``tapir backup`` jobs are in it as
-well as scheduled ones. Which day was last sent is kept in ``notify-state.json`` beside the
-definitions file, written (atomically) before sending: a crash loses one summary rather than
+well as scheduled ones. Which day was last sent is kept in ``<data dir>/notify-state.json``,
+written (atomically) before sending: a crash loses one summary rather than
 sending it twice.
 """
 
@@ -28,6 +28,8 @@ from engine.schedule.store import write_atomic
 
 log = logging.getLogger(__name__)
 
+SUMMARY_STATE_FILE = "notify-state.json"
+"""In the data directory: the day whose summary was last sent."""
 PERIOD = timedelta(hours=24)
 SHOWN_ROWS = 200
 """Runs listed in the email (all are counted); a busy day's list stays readable."""
@@ -51,7 +53,8 @@ class Summary:
 
     def subject(self) -> str:
         parts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items()))
-        return f"tapir: daily summary, {len(self.rows)} runs ({parts or 'none'})"
+        runs = f"{len(self.rows)} run{'' if len(self.rows) == 1 else 's'}"
+        return f"tapir: daily summary, {runs} ({parts or 'none'})"
 
     def body(self) -> str:
         lines = [f"Runs from {self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M} UTC:", ""]

@@ -35,12 +35,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from croniter import CroniterError
+
 from engine.catalog.db import Catalog
 from engine.catalog.jobs_model import Job, JobsError
 from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus, JobState
 from engine.manager.clock import SYSTEM_CLOCK, Clock
 from engine.manager.control import request_cancel
+from engine.paths import data_dir
 from engine.schedule import queries
 from engine.schedule import submit as sub
 from engine.schedule.cron import CronSchedule
@@ -48,7 +51,7 @@ from engine.schedule.definitions import Definitions, Duplicates, JobDefinition
 from engine.schedule.durations import format_duration
 from engine.schedule.fields import DefinitionError
 from engine.schedule.jobspec import ScheduleInfo, Trigger
-from engine.schedule.state import SchedulerState
+from engine.schedule.state import STATE_FILE, SchedulerState
 from engine.schedule.store import DefinitionsStore
 
 log = logging.getLogger(__name__)
@@ -56,7 +59,7 @@ log = logging.getLogger(__name__)
 ACTOR = "tapir-scheduler"
 MAX_CATCHUP = 10
 """Occurrences recorded MISSED for one definition after the scheduler was down; older ones
-are only logged (a per-minute schedule down for a day would otherwise bury the history)."""
+are not recorded (a per-minute schedule down for a day would otherwise bury the history)."""
 RETRY_STATUSES = frozenset(
     {CompletionStatus.FAILED, CompletionStatus.FAILED_TO_START, CompletionStatus.TIMED_OUT}
 )
@@ -101,7 +104,7 @@ class Scheduler:
         self.jobs = JobsStore(catalog)
         self.store = store
         self.clock = clock or SYSTEM_CLOCK
-        self.state_path = state_path or store.path.with_name("schedule-state.json")
+        self.state_path = state_path or data_dir() / STATE_FILE
         self.actor = actor
 
     # -- the tick ------------------------------------------------------------------------
@@ -148,11 +151,15 @@ class Scheduler:
     def _guarded(
         self, report: TickReport, what: str, step: Callable[..., None], *args: Any
     ) -> None:
-        """One definition's or job's problem is reported and logged; the tick goes on."""
+        """A job another process moved first (or that cannot be moved any more) is logged
+        and left to that move; a schedule that cannot be followed is reported; the tick goes
+        on with the next."""
         try:
             step(*args)
-        except JobsError as exc:  # another process moved the job first: its move stands
+        except JobsError as exc:
             log.info("%s: %s", what, exc)
+        except CroniterError as exc:  # a schedule croniter accepted but cannot follow
+            report.problems.append(f"{what}: its schedule cannot be followed: {exc}")
 
     # -- jobs already submitted ----------------------------------------------------------
 
@@ -174,6 +181,8 @@ class Scheduler:
     ) -> None:
         window_over = info.window_end is not None and info.window_end <= now
         if job.state is JobState.NOT_SUBMITTED:
+            if info.trigger is Trigger.MANUAL:
+                return  # "Backup Now" between its creation and its submission: not held
             if window_over:
                 self._miss(job, info, now, defs, report)
                 return

@@ -112,6 +112,8 @@ class DefinitionsStore:
     def _save(self, defs: Definitions) -> None:
         payload = tomli_w.dumps(definitions_to_toml(defs)).encode()
         parse_definitions(payload.decode(), str(self.path))  # what is written reads back
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)  # left by a writer killed mid-write (we hold the lock)
         write_atomic(self.path, payload)
 
     def create(self, definition: JobDefinition) -> None:

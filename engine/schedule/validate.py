@@ -33,9 +33,10 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from datetime import UTC, datetime
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from engine.backup.levels import Level
 from engine.backup.patterns import parse as parse_pattern
@@ -83,6 +84,8 @@ _JOB_KEYS: dict[str, type | tuple[type, ...]] = {
     "notify": list,
 }
 _RETRY_KEYS = {"attempts": int, "interval": str}
+CRON_PROBE = datetime(2000, 1, 1, tzinfo=UTC)
+"""Any date: an expression with no next occurrence from it has none at all."""
 MAX_RETRY_ATTEMPTS = 144
 """Seed 004's largest default (a restore waiting for media: every 20 minutes, 144 times)."""
 
@@ -119,6 +122,10 @@ def check_cron(expression: str) -> str | None:
         )
     if len(expression.split()) > 5:
         return f"{expression!r} has more than 5 fields; seconds and years are not supported"
+    try:
+        croniter(expression, CRON_PROBE).get_next(datetime)
+    except CroniterError:
+        return f"{expression!r} never falls on a date (e.g. the 30th of February)"
     return None
 
 

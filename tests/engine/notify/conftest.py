@@ -18,6 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from tests.engine.schedule.conftest import (  # noqa: F401  (fixtures)
+    _home,
     catalog,
     clock,
     jobs,

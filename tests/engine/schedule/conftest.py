@@ -18,6 +18,12 @@ START = datetime(2026, 11, 23, 21, 0, tzinfo=UTC)
 """A Monday, an hour before the nightly jobs of these tests are due."""
 
 
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler's and notifier's state files go to the data directory: the test's."""
+    monkeypatch.setenv("TAPIR_HOME", str(tmp_path / "home"))
+
+
 @pytest.fixture
 def catalog(tmp_path: Path) -> Iterator[Catalog]:
     cat = open_catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.cli_util import Tapir, one_error_line
+from tests.engine.notify.conftest import free_port
 
 
 @pytest.fixture
@@ -123,6 +124,26 @@ def test_run_now_wait_runs_the_backup_here(tmp_path: Path) -> None:
     assert result["status"] == "COMPLETED" and result["exit_code"] == 0
     (row,) = tapir.json("jobs", "list")
     assert row["id"] == result["job"] and row["name"] == "now" and row["status"] == "COMPLETED"
+    dead = f"http://127.0.0.1:{free_port()}/hook"  # nothing listens: delivery fails
+    tapir.ok("job", "edit", "now", "--notify-webhook", dead, "--notify-on", "completed")
+    out = tapir.ok("schedule", "tick")  # a failed delivery does not fail the tick
+    assert f"job {result['job']} completed: 0 of 1 sent" in out
+    assert f"not delivered: webhook {dead}: " in out
+    shown = tapir.ok("job", "show", "now")
+    assert f"notice ended by webhook to {dead}: not delivered: webhook {dead}" in shown
     tapir.ok("job", "edit", "now", "--to", str(tmp_path / "nowhere"))
     failed = tapir("job", "run-now", "now", "--wait")
     assert failed.returncode == 2 and "FAILED_TO_START" in failed.stderr
+
+
+def test_schedule_summary_prints_the_last_day(tapir: Tapir, tmp_path: Path) -> None:
+    tapir.ok("job", "create", "n", "--source", str(tmp_path), "--to", "lib1")
+    job_id = tapir.json("job", "run-now", "n")["job"]
+    tapir.ok("jobs", "cancel", str(job_id))
+    summary = tapir.json("schedule", "summary")
+    assert summary["counts"] == {"CANCELED": 1} and summary["deliveries"] is None
+    assert [r["job"] for r in summary["runs"]] == [job_id]
+    text = tapir.ok("schedule", "summary", "--hours", "1")
+    assert text.startswith("tapir: daily summary, 1 run (1 CANCELED)")
+    line = one_error_line(tapir("schedule", "summary", "--send"), 2)
+    assert "no [summary] table" in line

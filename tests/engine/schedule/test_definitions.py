@@ -5,7 +5,12 @@ atomic, locked and never replace a file they could not read."""
 from __future__ import annotations
 
 import os
+import random
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,6 +32,7 @@ from engine.schedule.durations import BadDuration, format_duration, parse_durati
 from engine.schedule.fields import DefinitionError
 from engine.schedule.store import DefinitionExists, DefinitionsStore, UnknownDefinition
 from engine.schedule.validate import parse_definitions
+from tests.hwsim.daemon_util import REPO
 
 BASE = '[jobs.n]\nsource = "/data"\ntarget = "lib1"\n'
 
@@ -50,6 +56,7 @@ def test_bad_durations_say_how_to_write_one(text: str) -> None:
         ('window = "0s"', "jobs.n.window", "longer than 0s"),
         ('schedule = "61 * * * *"', "jobs.n.schedule", "not a cron schedule"),
         ('schedule = "0 0 * * * * *"', "jobs.n.schedule", "more than 5 fields"),
+        ('schedule = "0 0 30 2 *"', "jobs.n.schedule", "never falls on a date"),
         ('level = "weekly"', "jobs.n.level", "not one of: full, incremental, differential"),
         ('duplicates = "twice"', "jobs.n.duplicates", "not one of: skip, queue"),
         ("priority = 5000", "jobs.n.priority", "out of range"),
@@ -218,3 +225,38 @@ def test_concurrent_creates_all_land(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert sorted(store.load().jobs) == sorted(names)
+
+
+WRITER = r"""
+import sys
+from pathlib import Path
+from engine.schedule.definitions import JobDefinition
+from engine.schedule.store import DefinitionsStore
+store = DefinitionsStore(Path(sys.argv[1]))
+print("ready", flush=True)
+i = 0
+while True:
+    i += 1
+    text = "x" * (i % 9000)
+    store.replace(JobDefinition(name="n", source="/srv", target="lib1", description=text))
+"""
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_writer_killed_mid_write_leaves_a_whole_file(tmp_path: Path, seed: int) -> None:
+    """A real process rewriting the file in a loop is SIGKILLed at an arbitrary moment (the
+    seed varies it): the file always reads back whole, and the next write clears the debris."""
+    store = DefinitionsStore(tmp_path / "jobs.toml")
+    store.create(_definition("n"))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(store.path)], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(random.Random(seed).uniform(0.05, 0.4))  # varies where the kill lands
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    proc.stdout.close()
+    assert store.get("n").source == "/srv"
+    store.create(_definition("m"))
+    assert sorted(store.load().jobs) == ["m", "n"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []

@@ -8,8 +8,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from engine.catalog.db import open_catalog
 from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus, JobState
@@ -21,11 +19,6 @@ from tests.engine.notify.conftest import Receiver, receiver  # noqa: F401  (fixt
 
 DEADLINE_S = 60.0
 """Upper bound on waiting for the server (not a timing assertion: the loop polls)."""
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TAPIR_HOME", str(tmp_path / "home"))
 
 
 def _wait_for(check: object, what: str) -> None:

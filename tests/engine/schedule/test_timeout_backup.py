@@ -12,8 +12,6 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from engine.backup.job_spec import BackupSpec
 from engine.backup.pipeline import PipelineOptions
 from engine.backup.reader import open_source
@@ -31,11 +29,6 @@ from tests.engine.manager.manager_util import CONFIG
 FILES = 30
 FILE_SIZE = 200_000
 HELD = "f12.bin"
-
-
-@pytest.fixture(autouse=True)
-def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TAPIR_HOME", str(tmp_path / "home"))
 
 
 def test_a_running_backup_past_its_max_run_time_ends_canceled_timed_out(
