@@ -25,10 +25,17 @@ import sys
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as ``python3 bench/backup_speed.py``
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.datasets import SPECS, dataset_stats, ensure
+from bench.memwarm import warm
 
 RECORD_SIZE = 256 * 1024
 TAR_BLOCKING = RECORD_SIZE // 512
+REPO = Path(__file__).resolve().parents[1]
+WARM_SLACK = 256 << 20
+"""Warmed beyond the data: headers, the index, the catalog (bench/memwarm.py)."""
 LIBRARY = """
 [library]
 name = "bench"
@@ -48,7 +55,8 @@ capacity = "64GiB"
 """
 
 
-def run_tar(root: Path, out: Path) -> float:
+def run_tar(root: Path, out: Path, size: int) -> float:
+    warm(out.parent, size + WARM_SLACK)
     start = time.perf_counter()
     subprocess.run(
         ["tar", "-cf", str(out), "-b", str(TAR_BLOCKING), "-C", str(root), "."], check=True
@@ -58,19 +66,19 @@ def run_tar(root: Path, out: Path) -> float:
     return elapsed
 
 
-def run_tapir(root: Path, work: Path) -> tuple[float, int, dict[str, int]]:
+def run_tapir(root: Path, work: Path, size: int) -> tuple[float, int, dict[str, int]]:
     """One backup in a child process: (seconds, peak RSS bytes, counters)."""
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
-    cmd = [sys.executable, "-m", "bench.backup_speed", "--child", str(root), str(work)]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "bench.backup_speed", "--child", str(root), str(work), str(size)]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=REPO)
     result = json.loads(done.stdout.strip().splitlines()[-1])
     shutil.rmtree(work)
     return result["seconds"], result["maxrss"], result["counters"]
 
 
-def child(root: Path, work: Path) -> None:
+def child(root: Path, work: Path, size: int) -> None:
     from engine.backup.job import BackupSpec, run_backup
     from engine.site import Site
     from engine.site_config import LibrarySpec, SiteConfig
@@ -82,6 +90,7 @@ def child(root: Path, work: Path) -> None:
     with site:
         site.catalog()
         site.library("lib1").inventory()
+        warm(work, size + WARM_SLACK)
         start = time.perf_counter()
         out = run_backup(BackupSpec(str(root), "lib1", record_size=RECORD_SIZE), site)
         seconds = time.perf_counter() - start
@@ -94,15 +103,16 @@ def child(root: Path, work: Path) -> None:
 
 def measure(name: str, base: Path, runs: int) -> dict[str, object]:
     root = ensure(SPECS[name], base)
+    _files, size = dataset_stats(root)
     tar_out = base / f"{name}.tar"
     work = base / f"tapir-{name}"
-    run_tar(root, tar_out)  # warm-up: page cache, dentry cache
-    run_tapir(root, work)
+    run_tar(root, tar_out, size)  # warm-up: page cache, dentry cache
+    run_tapir(root, work, size)
     tar_times, tapir_times, rss = [], [], []
     counters: dict[str, int] = {}
     for _ in range(runs):  # interleaved: noise hits both alike
-        tar_times.append(run_tar(root, tar_out))
-        seconds, maxrss, counters = run_tapir(root, work)
+        tar_times.append(run_tar(root, tar_out, size))
+        seconds, maxrss, counters = run_tapir(root, work, size)
         tapir_times.append(seconds)
         rss.append(maxrss)
     return {
@@ -118,10 +128,11 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("bench-data"))
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--only", choices=sorted(SPECS), default=None)
-    parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(*args.child)
+        root, work, size = args.child
+        child(Path(root), Path(work), int(size))
         return
     args.dir.mkdir(parents=True, exist_ok=True)
     print(
