@@ -47,6 +47,7 @@ from engine.backup.pipeline import (
 from engine.backup.targets import BackupError, SourceMissing, resolve_target
 from engine.catalog.base_view import BaseView
 from engine.catalog.files_model import SessionPart
+from engine.catalog.files_staging import FileStaging
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_query import JobQuery
 from engine.catalog.jobs_store import JobsStore
@@ -282,18 +283,25 @@ def run_backup(
     report = _progress_reporter(jobs, run.id, progress)
     try:
         volumes = target.open(spec.record_size, parts, label)
-        pipeline = Pipeline(
-            source,
-            volumes,
-            options,
-            on_item_error=kept,
-            commit=lambda rows: files.add_files(session_id, rows),
-            commit_tuples=True,  # FilesStore.add_files takes FileRow field tuples
-            session=session,
-            level=level,
-            view=view,
-            progress=report,
-        )
+        staging = FileStaging.open(files, session_id)  # rows inserted as they come (SQLite)
+        try:
+            pipeline = Pipeline(
+                source,
+                volumes,
+                options,
+                on_item_error=kept,
+                commit=lambda rows: files.add_files(session_id, rows),
+                commit_tuples=True,  # FilesStore.add_files takes FileRow field tuples
+                staging=staging,
+                session=session,
+                level=level,
+                view=view,
+                progress=report,
+            )
+        except BaseException:
+            if staging is not None:
+                staging.close()
+            raise
         result = pipeline.run()
     except KeyboardInterrupt:
         outcome.volumes = parts.volumes

@@ -7,7 +7,8 @@ Threads and queues (each bound is a default of ``PipelineOptions`` with its reas
 - format: the calling thread; takes batches in order and turns items into pax members
   (engine/format ``ArchiveWriter``), keeps each member's catalog row, runs checkpoints;
 - write (write_stage.py): hands records to the target's volumes while the next is formatted;
-- catalog (checkpoint.py): commits rows after each checkpoint's flush, never before.
+- catalog (checkpoint.py): commits rows after each checkpoint's flush, never before (with a
+  ``staging`` catalog it inserts them, invisible, as they come, and publishes them there).
 
 Failures: a file's problem is an ``ItemException`` through ``on_item_error`` and on its row
 and index entry; the run goes on. A device, target or catalog failure stops every stage and
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.backup import stages as st_
-from engine.backup.checkpoint import CatalogStage, Checkpoints, Commit
+from engine.backup.checkpoint import CatalogStage, Checkpoints, Commit, Staging
 from engine.backup.exceptions import (
     InUsePolicy,
     ItemErrorHandler,
@@ -118,6 +119,7 @@ class Pipeline:
         on_item_error: ItemErrorHandler,
         commit: Commit | None = None,
         commit_tuples: bool = False,
+        staging: Staging | None = None,
         session: dict[str, Any] | None = None,
         level: LevelFilter | None = None,
         view: object | None = None,
@@ -165,7 +167,7 @@ class Pipeline:
             view=view,
         )
         self.write = WriteStage(volumes, opts.record_size, opts.write_depth)
-        self.catalog = CatalogStage(commit, raw=commit_tuples)
+        self.catalog = CatalogStage(commit, raw=commit_tuples, staging=staging)
         self.checkpoints = Checkpoints(
             opts.checkpoint_bytes, opts.checkpoint_seconds, self.write.flush, self.catalog
         )

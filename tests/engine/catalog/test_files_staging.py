@@ -1,0 +1,71 @@
+"""FileStaging on a real SQLite file: staged rows stay invisible (to this process's other
+connections and to another process) until published, publishing goes in staging order and
+up to a number, and what was never published is gone after close."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from engine.catalog.db import Catalog
+from engine.catalog.files_model import FileRow
+from engine.catalog.files_staging import FileStaging
+from engine.catalog.files_store import FilesStore, UnknownSession
+from engine.catalog.jobs_store import JobsStore
+from tests.engine.catalog.test_files_store import NON_UTF8, ROOT, stored
+
+
+def _count_elsewhere(db_url: str, run_id: int) -> int:
+    """The file rows of ``run_id`` as another process sees them."""
+    code = (
+        "import sys; from engine.catalog.db import open_catalog; "
+        "from engine.catalog.files_store import FilesStore; "
+        "print(FilesStore(open_catalog(sys.argv[1])).count(int(sys.argv[2])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, db_url, str(run_id)], check=True, capture_output=True
+    )
+    return int(out.stdout)
+
+
+def test_rows_appear_only_when_published(
+    jobs: JobsStore, files: FilesStore, job: int, db_url: str
+) -> None:
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = FileStaging.open(files, session)
+    assert staging is not None
+    rows: list[FileRow | tuple[object, ...]] = [stored(ROOT + b"/%d" % i) for i in range(5)]
+    rows.append(stored(NON_UTF8))
+    assert staging.stage(rows[:3]) == 3
+    assert staging.stage(rows[3:]) == 3
+    assert files.count(run.id) == 0 and _count_elsewhere(db_url, run.id) == 0
+    assert staging.publish(2) == 2
+    assert [r.path for r in files.descendants(run.id, ROOT)] == [ROOT + b"/0", ROOT + b"/1"]
+    assert _count_elsewhere(db_url, run.id) == 2
+    assert staging.publish(2) == 0  # already published
+    assert staging.publish(99) == 4  # clamped to what was staged
+    assert files.lookup(NON_UTF8, run.id) is not None
+    staging.stage([stored(ROOT + b"/late")])
+    staging.close()
+    staging.close()  # idempotent
+    assert files.count(run.id) == 6  # the unpublished row went with the connection
+
+
+def test_stage_takes_row_tuples_and_checks_the_session(
+    jobs: JobsStore, files: FilesStore, job: int, catalog: Catalog
+) -> None:
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = FileStaging.open(files, session)
+    assert staging is not None
+    row = stored(ROOT + b"/t", size=77)
+    staging.stage([tuple(getattr(row, f) for f in row.__dataclass_fields__)])
+    staging.publish(1)
+    staging.close()
+    found = files.lookup(ROOT + b"/t", run.id)
+    assert found is not None and found.size == 77 and found.change is row.change
+    with pytest.raises(UnknownSession):
+        FileStaging.open(FilesStore(catalog), 999)
