@@ -62,6 +62,9 @@ DEFAULT_BATCH_BYTES = 1 << 20
 """Small-file data read ahead per batch; times the queue depth, it bounds read-ahead memory."""
 DEFAULT_SMALL_FILE = 64 << 10
 """Read whole by a reader thread; larger files stream straight into the records."""
+DEFAULT_WORKERS_AFTER = 2_000
+"""Small files seen before the readers start their worker processes (read_worker.py): a
+process start (~0.1 s) pays off over thousands of files, not over a few."""
 DEFAULT_DEPTH = 8
 """Batches ahead of the formatter: every reader has work while the formatter does a batch."""
 PROGRESS_S = 0.5
@@ -83,6 +86,8 @@ class PipelineOptions:
     batch_bytes: int = DEFAULT_BATCH_BYTES
     small_file: int = DEFAULT_SMALL_FILE
     depth: int = DEFAULT_DEPTH
+    workers_after: int | None = DEFAULT_WORKERS_AFTER
+    """None: small files are read by the reader threads only."""
     write_depth: int = WRITE_DEPTH
     xattrs: bool = True
     acls: bool = True
@@ -151,6 +156,8 @@ class Pipeline:
             acls=opts.acls,
             detect_sparse=opts.detect_sparse,
             lean=(monitor or True) if opts.opener is open_source else False,
+            pool=self.pool,
+            workers_after=opts.workers_after,
         )
         self.scan = ScanStage(
             self.flow,
@@ -213,6 +220,7 @@ class Pipeline:
             self.flow.stop.set()
             scan_thread.join()
             self.readers.join()
+            self.pool.close()
             self.write.close()
         c = self.counters
         c.unchanged = self.scan.counts.unchanged
