@@ -18,33 +18,26 @@ that file, and the reader thread takes it through the in-process path, which rep
 wrong (in use, changed, unreadable, ...). The in-use check stays in the reader thread, before
 a file is sent. Nothing is reported from here.
 
-Run as ``python -m engine.backup.read_worker FD XATTRS``: FD is the shared buffer's memfd,
-XATTRS 1 to list xattrs (0: the job stores none, so none are looked for).
+Run (engine/child_process.py) as ``python -m engine.backup.read_worker FD XATTRS``: FD is the
+shared buffer's memfd, XATTRS 1 to list xattrs (0: the job stores none, so none are looked for).
 """
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
-import pickle
 import stat as stat_mod
-import subprocess
 import sys
-from pathlib import Path
-from typing import IO
 
 import xxhash
 
+from engine.child_process import PickleChild, serve_stdio
 from engine.format import codec
 from engine.format.members import NO_XATTR_ERRNOS, member_from_stat
 
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 """As reader.py's (not imported from there: the worker starts with few imports)."""
 NOATIME = getattr(os, "O_NOATIME", 0)
-PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
-STOP_S = 5.0
-"""How long ``close`` waits for a worker to exit before killing it."""
 
 Spec = tuple[str, bytes, int, int, int, int, int, int]
 """(path, member name, dev, ino, size, mtime_ns, ctime_ns, offset in the shared buffer)."""
@@ -106,65 +99,28 @@ def _has_xattrs(fd: int) -> bool:
         raise
 
 
-def serve(fd: int, xattrs: bool, requests: IO[bytes], replies: IO[bytes]) -> None:
-    """The worker's loop: a pickled list of specs in, the list of results out, until EOF."""
-    shared = mmap.mmap(fd, 0)
-    reader = _Reader(memoryview(shared), xattrs)
-    while True:
-        try:
-            specs = pickle.load(requests)
-        except EOFError:
-            return
-        pickle.dump([reader.read(s) for s in specs], replies, pickle.HIGHEST_PROTOCOL)
-        replies.flush()
-
-
 class ReadWorker:
     """This process's end of one worker (one per reader thread; not thread-safe)."""
 
     def __init__(self, fd: int, *, xattrs: bool) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (PACKAGE_ROOT, env.get("PYTHONPATH"))))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.backup.read_worker", str(fd), str(int(xattrs))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            pass_fds=(fd,),
-            env=env,
-        )
+        self._child = PickleChild(__name__, [str(fd), str(int(xattrs))], pass_fds=(fd,))
 
     def run(self, specs: list[Spec]) -> list[Result]:
-        """Blocks (GIL released) until the worker answers; raises OSError, EOFError or
-        pickle.UnpicklingError if it died (the caller then reads in-process)."""
-        stdin, stdout = self.proc.stdin, self.proc.stdout
-        assert stdin is not None and stdout is not None
-        pickle.dump(specs, stdin, pickle.HIGHEST_PROTOCOL)
-        stdin.flush()
-        results: list[Result] = pickle.load(stdout)
+        """Blocks (GIL released) until the worker answers; raises one of
+        ``engine.child_process.ChildGone`` if it died (the caller then reads in-process)."""
+        results: list[Result] = self._child.call(specs)
         if len(results) != len(specs):
             raise EOFError("read worker answered for another request")
         return results
 
     def close(self) -> None:
-        """End the worker (EOF on its input), killing it if it does not exit. Idempotent."""
-        proc = self.proc
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        try:
-            proc.wait(STOP_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
+        self._child.close()
 
 
 def main(argv: list[str]) -> None:
     fd, xattrs = int(argv[0]), argv[1] == "1"
-    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        serve(fd, xattrs, sys.stdin.buffer, sys.stdout.buffer)
+    reader = _Reader(memoryview(mmap.mmap(fd, 0)), xattrs)
+    serve_stdio(lambda specs: [reader.read(s) for s in specs])
 
 
 if __name__ == "__main__":

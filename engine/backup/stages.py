@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import pickle
 import queue
 import stat as stat_mod
 import threading
@@ -36,6 +35,7 @@ from engine.backup.read_worker import ReadWorker, Spec
 from engine.backup.reader import NOATIME, OPEN_FLAGS, FileReader, SourceFile, aligned_buffer
 from engine.backup.scan import FileEntry, Kind
 from engine.catalog.files_model import Change, FileRow
+from engine.child_process import ChildGone
 from engine.format import sparse as sp
 from engine.format.members import Member, member_from_stat, read_xattrs
 
@@ -300,7 +300,7 @@ class ReaderStage:
             return
         try:
             results = worker.run(specs)
-        except (OSError, EOFError, pickle.UnpicklingError):
+        except ChildGone:
             self._workers[index] = None
             self._worker_failed[index] = True
             with contextlib.suppress(OSError):
