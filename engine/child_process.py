@@ -8,7 +8,10 @@ encoded) and engine/catalog/files_staging.py (catalog rows staged).
 
 The child runs ``python -m MODULE ARGS...`` with this checkout first on ``PYTHONPATH`` (so a
 worktree's code is the code that runs), its stderr discarded (a child failure is seen by the
-parent as EOF and handled there), and loops on ``serve``: one request in, one reply out.
+parent as EOF and handled there), in its own process group (a terminal's Ctrl-C cancels the
+backup, which then ends its children in order: the catalog child finishes its last publish),
+and loops on ``serve``: one request in, one reply out. A parent that dies closes the pipe:
+the child sees EOF and exits.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class PickleChild:
             stderr=subprocess.DEVNULL,
             pass_fds=pass_fds,
             env=env,
+            process_group=0,  # Ctrl-C reaches the parent only; it ends the child by EOF
         )
 
     def call(self, request: object) -> Any:
