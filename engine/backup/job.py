@@ -283,7 +283,7 @@ def run_backup(
     report = _progress_reporter(jobs, run.id, progress)
     try:
         volumes = target.open(spec.record_size, parts, label)
-        staging = FileStaging.open(files, session_id)  # rows inserted as they come (SQLite)
+        staging = FileStaging.deferred(files, session_id)  # rows inserted as they come
         try:
             pipeline = Pipeline(
                 source,

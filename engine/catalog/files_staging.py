@@ -36,6 +36,8 @@ from engine.catalog.files_store import FilesStore, _insert_sql, _positional
 from engine.child_process import ChildGone, PickleChild, serve_stdio
 
 TABLE = "tapir_staged_files"
+CHILD_ROWS = 2_000
+"""A first batch of this many rows or more is staged by a child process (``deferred``)."""
 
 
 class FileStaging:
@@ -61,9 +63,12 @@ class FileStaging:
             )
 
     @classmethod
-    def open(cls, store: FilesStore, session_id: int) -> FileStaging | StagingChild | None:
-        """Staging for ``session_id``: in a child process for an SQLite file, on a connection
-        of its own in this process for an in-memory one, None when the catalog is not SQLite.
+    def open(
+        cls, store: FilesStore, session_id: int, *, child: bool = True
+    ) -> FileStaging | StagingChild | None:
+        """Staging for ``session_id``: in a child process for an SQLite file (unless not
+        ``child``), else on a connection of its own in this process; None when the catalog is
+        not SQLite.
         Raises ``UnknownSession`` for a session the catalog does not have."""
         engine = store.catalog.engine
         if engine.dialect.name != "sqlite":
@@ -74,9 +79,20 @@ class FileStaging:
         with engine.connect() as conn:
             run_id = store._run_of(conn, session_id)
         path = engine.url.database
-        if path and path != ":memory:" and not engine.url.query:
+        if child and path and path != ":memory:" and not engine.url.query:
             return StagingChild(path, session_id, run_id)
         return cls.on(engine, session_id, run_id)
+
+    @classmethod
+    def deferred(cls, store: FilesStore, session_id: int) -> DeferredStaging | None:
+        """``open``, decided at the first ``stage``: a session whose rows come in a first
+        batch of fewer than ``CHILD_ROWS`` (a few large files) stages in this process and
+        never pays a child's start (~0.5 s of CPU: it imports SQLAlchemy)."""
+        if store.catalog.engine.dialect.name != "sqlite":
+            return None
+        with store.catalog.engine.connect() as conn:
+            store._run_of(conn, session_id)  # UnknownSession now, not in the catalog thread
+        return DeferredStaging(store, session_id)
 
     @classmethod
     def on(cls, engine: sa.Engine, session_id: int, run_id: int) -> FileStaging:
@@ -165,6 +181,31 @@ class StagingChild:
         child, self._child = self._child, None
         if child is not None:
             child.close()
+
+
+class DeferredStaging:
+    """``FileStaging.deferred``: the staging chosen when the first rows arrive."""
+
+    def __init__(self, store: FilesStore, session_id: int) -> None:
+        self.store, self.session_id = store, session_id
+        self._real: FileStaging | StagingChild | None = None
+
+    def _open(self, rows: int) -> FileStaging | StagingChild:
+        if self._real is None:
+            opened = FileStaging.open(self.store, self.session_id, child=rows >= CHILD_ROWS)
+            assert opened is not None  # deferred() checked the dialect
+            self._real = opened
+        return self._real
+
+    def stage(self, rows: list[FileRow | tuple[Any, ...]]) -> int:
+        return self._open(len(rows)).stage(rows)
+
+    def publish(self, upto: int) -> int:
+        return self._open(0).publish(upto)
+
+    def close(self) -> None:
+        if self._real is not None:
+            self._real.close()
 
 
 def _serve(path: str, session_id: int, run_id: int) -> None:

@@ -95,3 +95,20 @@ def test_a_bad_row_fails_its_publish_as_a_whole(
         staging.publish(2)
     staging.close()
     assert files.count(run.id) == 0
+
+
+@pytest.mark.parametrize(("first", "kind"), [(3, FileStaging), (2_000, StagingChild)])
+def test_deferred_staging_starts_a_child_only_for_many_rows(
+    jobs: JobsStore, files: FilesStore, job: int, first: int, kind: type
+) -> None:
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = FileStaging.deferred(files, session)
+    assert staging is not None
+    staging.stage([stored(ROOT + b"/%d" % i) for i in range(first)])
+    assert isinstance(staging._real, kind)
+    assert staging.publish(first) == first
+    staging.close()
+    assert files.count(run.id) == first
+    with pytest.raises(UnknownSession):
+        FileStaging.deferred(files, 999)
