@@ -14,6 +14,12 @@ A volume switch writes a filemark, which flushes too; the session's end is the l
 Memory stays flat however long the interval: rows beyond ``SPILL_ROWS`` that are already
 covered by an emitted record are pickled to a temporary file (rows are then committed from it).
 
+With a staging catalog (engine/catalog/files_staging.py, SQLite) the rows do not wait here:
+``StagedRows`` hands them to the catalog thread every ``STAGE_ROWS`` to be inserted, invisible,
+while the run goes on, and keeps only each row's end key (8 bytes); a checkpoint then submits
+``Publish(upto)``, which makes the staged rows it covers part of the catalog in one statement.
+The insert work overlaps the backup instead of following it (issue 4 "Speed").
+
 Threads: ``PendingRows`` and ``Checkpoints`` belong to the format stage's thread; the catalog
 thread only reads sealed batches and calls ``commit``. A commit failure is job-level: raised
 on the format stage's next call.
@@ -21,6 +27,7 @@ on the format stage's next call.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import operator
 import pickle
@@ -28,8 +35,9 @@ import queue
 import tempfile
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from engine.catalog.files_model import FileRow
 
@@ -43,6 +51,11 @@ COMMIT_ROWS = 5_000
 enough that the parameter list of one insert stays a few MB."""
 CATALOG_DEPTH = 2
 """Sealed checkpoints waiting for the catalog thread before the format stage waits."""
+STAGE_ROWS = 4_096
+"""Rows per staging insert: one thread hand-off and one small transaction per few thousand
+rows; times ``CATALOG_DEPTH``, the rows in flight."""
+_KEY_SHIFT = 48
+"""A key packed in 8 bytes: part index above 2**48 bytes (256 TiB) of position."""
 
 Row = FileRow | tuple[Any, ...]
 """A pending row: a ``FileRow`` or the tuple of its fields (the small-files path)."""
@@ -133,20 +146,87 @@ def _covered_count(keys: list[Key], covered: Key) -> int:
     return lo
 
 
-class CatalogStage:
-    """The thread committing sealed checkpoints in order."""
+class Staging(Protocol):
+    """What ``StagedRows`` needs of the catalog (engine/catalog/files_staging.FileStaging)."""
 
-    def __init__(self, commit: Commit | None, *, raw: bool = False) -> None:
+    def stage(self, rows: list[Row]) -> int: ...
+    def publish(self, upto: int) -> int: ...
+    def close(self) -> None: ...
+
+
+class Publish:
+    """A checkpoint with a staging catalog: staged rows 1..``upto`` are covered."""
+
+    __slots__ = ("upto",)
+
+    def __init__(self, upto: int) -> None:
+        self.upto = upto
+
+
+class _Stage:
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: list[Row]) -> None:
+        self.rows = rows
+
+
+def _pack(key: Key) -> int:
+    return (key[0] << _KEY_SHIFT) | key[1]
+
+
+class StagedRows:
+    """``PendingRows`` for a staging catalog (module docstring): same ``add``/``cut``."""
+
+    def __init__(self, catalog: CatalogStage) -> None:
+        self._catalog = catalog
+        self._keys = array("Q")
+        self._rows: list[Row] = []
+        self._cut = 0
+        """Rows before the keys kept here (covered by earlier checkpoints)."""
+        self.count = 0
+
+    def add(self, row: Row, key: Key, covered: Key) -> None:
+        self._keys.append((key[0] << _KEY_SHIFT) | key[1])
+        rows = self._rows
+        rows.append(row)
+        if len(rows) >= STAGE_ROWS:
+            self._catalog.submit(_Stage(rows))
+            self._rows = []
+        self.count += 1
+
+    def cut(self, covered: Key) -> Publish:
+        """Stage what is buffered; publish everything at or before ``covered``."""
+        if self._rows:
+            self._catalog.submit(_Stage(self._rows))
+            self._rows = []
+        n = bisect.bisect_right(self._keys, _pack(covered))
+        del self._keys[:n]
+        self._cut += n
+        self.count = len(self._keys)
+        return Publish(self._cut)
+
+    def __len__(self) -> int:
+        return self.count
+
+
+class CatalogStage:
+    """The thread committing sealed checkpoints in order (or, with ``staging``, staging rows
+    and publishing them at checkpoints)."""
+
+    def __init__(
+        self, commit: Commit | None, *, raw: bool = False, staging: Staging | None = None
+    ) -> None:
         self.commit = commit
+        self.staging = staging
         self.raw = raw
         """``commit`` takes row tuples too (``Sealed.batches``)."""
         self.committed = 0
         self.error: BaseException | None = None
-        self._queue: queue.Queue[Sealed | None] = queue.Queue(CATALOG_DEPTH)
+        self._queue: queue.Queue[Sealed | Publish | _Stage | None] = queue.Queue(CATALOG_DEPTH)
         self._thread = threading.Thread(target=self._run, name="tapir-catalog", daemon=True)
         self._thread.start()
 
-    def submit(self, sealed: Sealed) -> None:
+    def submit(self, sealed: Sealed | Publish | _Stage) -> None:
         self.check()
         self._queue.put(sealed)
 
@@ -161,15 +241,34 @@ class CatalogStage:
         self.check()
 
     def _run(self) -> None:
-        while (sealed := self._queue.get()) is not None:
-            for rows in sealed.batches(raw=self.raw):
-                if self.error is not None or self.commit is None:
-                    continue
+        try:
+            while (sealed := self._queue.get()) is not None:
+                if isinstance(sealed, Sealed):
+                    self._commit(sealed)
+                elif self.error is None and self.staging is not None:
+                    try:
+                        if isinstance(sealed, _Stage):
+                            self.staging.stage(sealed.rows)
+                        else:
+                            self.committed += self.staging.publish(sealed.upto)
+                    except BaseException as exc:
+                        self.error = exc
+        finally:
+            if self.staging is not None:
                 try:
-                    self.commit(rows)
-                    self.committed += len(rows)
+                    self.staging.close()
                 except BaseException as exc:
-                    self.error = exc
+                    self.error = self.error or exc
+
+    def _commit(self, sealed: Sealed) -> None:
+        for rows in sealed.batches(raw=self.raw):
+            if self.error is not None or self.commit is None:
+                continue
+            try:
+                self.commit(rows)
+                self.committed += len(rows)
+            except BaseException as exc:
+                self.error = exc
 
 
 class Checkpoints:
@@ -182,7 +281,9 @@ class Checkpoints:
         self.every_s = every_s
         self.flush = flush
         self.catalog = catalog
-        self.pending = PendingRows()
+        self.pending: PendingRows | StagedRows = (
+            StagedRows(catalog) if catalog.staging is not None else PendingRows()
+        )
         self.count = 0
         self._last_bytes = 0
         self._last_at = time.monotonic()

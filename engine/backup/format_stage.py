@@ -24,7 +24,7 @@ from engine.backup.rows import file_row, plain_file_row
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
 from engine.format.index import IndexEntry
-from engine.format.members import MemberKind
+from engine.format.members import MemberKind, group_name, member_from_stat, user_name
 from engine.format.writer import ArchiveWriter
 
 _SEVERITY = {Category.SKIPPED: 0, Category.CORRUPTED: 1, Category.IN_USE: 2}
@@ -85,6 +85,10 @@ class FormatStage:
 
     def add(self, item: Item) -> None:
         """Archive one prepared item and keep its catalog row (format thread)."""
+        if item.header is not None:
+            if self._add_worked(item):
+                return
+            item.member = member_from_stat(item.name, item.st)  # type: ignore[arg-type]
         if (
             item.data is not None
             and not item.exceptions
@@ -168,7 +172,28 @@ class FormatStage:
         out = writer.out
         volume, records = writer.volume, out.records
         self.pending.add(
-            plain_file_row(item, member, st, volume + 1, at),
+            plain_file_row(item, member.uname, member.gname, st, volume + 1, at),
+            (volume, records * out.record_size + out.fill),
+            (volume, records * out.record_size),
+        )
+        return True
+
+    def _add_worked(self, item: Item) -> bool:
+        """``_add_small`` of a file a reader worker process read and encoded
+        (engine/backup/read_worker.py). False when it does not fit the current record."""
+        st, data = item.st, item.data
+        assert st is not None and data is not None and item.header is not None
+        writer = self.writer
+        at = writer.add_encoded(item.name, item.header, data, st.st_mtime_ns, item.checksum)
+        if at is None:
+            return False
+        counters = self.counters
+        counters.files += 1
+        counters.bytes += len(data)
+        out = writer.out
+        volume, records = writer.volume, out.records
+        self.pending.add(
+            plain_file_row(item, user_name(st.st_uid), group_name(st.st_gid), st, volume + 1, at),
             (volume, records * out.record_size + out.fill),
             (volume, records * out.record_size),
         )

@@ -53,6 +53,7 @@ from engine.backup.tape_loss import MediumWriteFailed
 from engine.backup.target_disk import DiskTarget, fallback
 from engine.backup.targets import BackupError, SourceMissing, Target, resolve_target
 from engine.catalog.base_view import BaseView
+from engine.catalog.files_staging import FileStaging
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_query import JobQuery
 from engine.catalog.jobs_store import JobsStore
@@ -305,18 +306,25 @@ def _one_run(
     report = progress_reporter(jobs, run.id, call.progress)
     try:
         volumes = target.open(spec.record_size, parts, label)
-        pipeline = Pipeline(
-            call.source,
-            volumes,
-            options,
-            on_item_error=kept,
-            commit=lambda rows: files.add_files(session_id, rows),
-            commit_tuples=True,  # FilesStore.add_files takes FileRow field tuples
-            session=session,
-            level=level,
-            view=view,
-            progress=report,
-        )
+        staging = FileStaging.deferred(files, session_id)  # rows inserted as they come
+        try:
+            pipeline = Pipeline(
+                call.source,
+                volumes,
+                options,
+                on_item_error=kept,
+                commit=lambda rows: files.add_files(session_id, rows),
+                commit_tuples=True,  # FilesStore.add_files takes FileRow field tuples
+                staging=staging,
+                session=session,
+                level=level,
+                view=view,
+                progress=report,
+            )
+        except BaseException:
+            if staging is not None:
+                staging.close()
+            raise
         result = pipeline.run()
     except KeyboardInterrupt:
         outcome.volumes = parts.volumes

@@ -7,7 +7,8 @@ Threads and queues (each bound is a default of ``PipelineOptions`` with its reas
 - format: the calling thread; takes batches in order and turns items into pax members
   (engine/format ``ArchiveWriter``), keeps each member's catalog row, runs checkpoints;
 - write (write_stage.py): hands records to the target's volumes while the next is formatted;
-- catalog (checkpoint.py): commits rows after each checkpoint's flush, never before.
+- catalog (checkpoint.py): commits rows after each checkpoint's flush, never before (with a
+  ``staging`` catalog it inserts them, invisible, as they come, and publishes them there).
 
 Failures: a file's problem is an ``ItemException`` through ``on_item_error`` and on its row
 and index entry; the run goes on. A device, target or catalog failure stops every stage and
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.backup import stages as st_
-from engine.backup.checkpoint import CatalogStage, Checkpoints, Commit
+from engine.backup.checkpoint import CatalogStage, Checkpoints, Commit, Staging
 from engine.backup.exceptions import (
     InUsePolicy,
     ItemErrorHandler,
@@ -62,6 +63,9 @@ DEFAULT_BATCH_BYTES = 1 << 20
 """Small-file data read ahead per batch; times the queue depth, it bounds read-ahead memory."""
 DEFAULT_SMALL_FILE = 64 << 10
 """Read whole by a reader thread; larger files stream straight into the records."""
+DEFAULT_WORKERS_AFTER = 2_000
+"""Small files seen before the readers start their worker processes (read_worker.py): a
+process start (~0.1 s) pays off over thousands of files, not over a few."""
 DEFAULT_DEPTH = 8
 """Batches ahead of the formatter: every reader has work while the formatter does a batch."""
 PROGRESS_S = 0.5
@@ -83,6 +87,8 @@ class PipelineOptions:
     batch_bytes: int = DEFAULT_BATCH_BYTES
     small_file: int = DEFAULT_SMALL_FILE
     depth: int = DEFAULT_DEPTH
+    workers_after: int | None = DEFAULT_WORKERS_AFTER
+    """None: small files are read by the reader threads only."""
     write_depth: int = WRITE_DEPTH
     xattrs: bool = True
     acls: bool = True
@@ -125,6 +131,7 @@ class Pipeline:
         on_item_error: ItemErrorHandler,
         commit: Commit | None = None,
         commit_tuples: bool = False,
+        staging: Staging | None = None,
         session: dict[str, Any] | None = None,
         level: LevelFilter | None = None,
         view: object | None = None,
@@ -156,6 +163,8 @@ class Pipeline:
             acls=opts.acls,
             detect_sparse=opts.detect_sparse,
             lean=(monitor or True) if opts.opener is open_source else False,
+            pool=self.pool,
+            workers_after=opts.workers_after,
         )
         self.scan = ScanStage(
             self.flow,
@@ -172,7 +181,7 @@ class Pipeline:
             view=view,
         )
         self.write = WriteStage(volumes, opts.record_size, opts.write_depth)
-        self.catalog = CatalogStage(commit, raw=commit_tuples)
+        self.catalog = CatalogStage(commit, raw=commit_tuples, staging=staging)
         self.checkpoints = Checkpoints(
             opts.checkpoint_bytes, opts.checkpoint_seconds, self.write.flush, self.catalog
         )
@@ -221,6 +230,7 @@ class Pipeline:
             self.flow.stop.set()
             scan_thread.join()
             self.readers.join()
+            self.pool.close()
             self.write.close()
         c = self.counters
         c.unchanged = self.scan.counts.unchanged

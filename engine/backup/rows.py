@@ -16,7 +16,6 @@ from engine.backup.scan import Kind
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
 from engine.format.index import IndexEntry
-from engine.format.members import Member
 
 UNKNOWN_KIND = Kind.UNKNOWN.value
 
@@ -39,7 +38,7 @@ FILE_KIND = Kind.FILE.value
 
 
 def plain_file_row(
-    item: Item, member: Member, st: os.stat_result, part: int, at: tuple[int, int, str]
+    item: Item, uname: bytes, gname: bytes, st: os.stat_result, part: int, at: tuple[int, int, str]
 ) -> tuple[Any, ...]:
     """``file_row`` of a clean regular file stored whole, as the tuple of ``FileRow``'s
     fields in order (engine/backup/checkpoint.py keeps tuples; ``FileRow(*row)`` rebuilds):
@@ -54,8 +53,8 @@ def plain_file_row(
         st.st_mode,
         st.st_uid,
         st.st_gid,
-        _name(member.uname),
-        _name(member.gname),
+        _name(uname),
+        _name(gname),
         st.st_mtime_ns,
         st.st_ctime_ns,
         st.st_ino,

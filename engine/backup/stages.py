@@ -20,6 +20,8 @@ items pays it once.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
 import queue
 import stat as stat_mod
@@ -29,9 +31,11 @@ from dataclasses import dataclass, field
 
 from engine.backup.exceptions import ItemErrorHandler, ItemException, from_os_error
 from engine.backup.inuse import InUseMonitor
+from engine.backup.read_worker import ReadWorker, Spec
 from engine.backup.reader import NOATIME, OPEN_FLAGS, FileReader, SourceFile, aligned_buffer
 from engine.backup.scan import FileEntry, Kind
 from engine.catalog.files_model import Change, FileRow
+from engine.child_process import ChildGone
 from engine.format import sparse as sp
 from engine.format.members import Member, member_from_stat, read_xattrs
 
@@ -62,6 +66,10 @@ class Item:
     skipped: bool = False
     deletions: list[FileRow] | None = None
     small: bool = False
+    header: bytes | None = None
+    """Read by a worker process (read_worker.py): the member's pax header, ready."""
+    checksum: str | None = None
+    """With ``header``: xxh3-128 hex of ``data``."""
 
 
 class Batch:
@@ -112,20 +120,41 @@ class Flow:
 
 
 class BufferPool:
-    """Page-aligned batch buffers, reused; ``take`` blocks while all are in flight."""
+    """Page-aligned batch buffers, reused; ``take`` blocks while all are in flight.
+
+    They are slices of one ``memfd`` mapping (``fd``), so that worker processes
+    (read_worker.py) can read files into them; ``offset`` says where a buffer starts in it.
+    """
 
     def __init__(self, count: int, size: int) -> None:
         self.size = size
-        self._maps = [aligned_buffer(size) for _ in range(count)]
+        slot = len(aligned_buffer(size))  # whole pages
+        self.fd = os.memfd_create("tapir-batches", os.MFD_CLOEXEC)
+        os.ftruncate(self.fd, slot * count)
+        self._map = mmap.mmap(self.fd, slot * count)
+        whole = memoryview(self._map)
         self._free: queue.Queue[object] = queue.Queue()
-        for m in self._maps:
-            self._free.put(memoryview(m)[:size])
+        self._offsets: dict[int, int] = {}
+        for i in range(count):
+            view = whole[i * slot : i * slot + size]
+            self._offsets[id(view)] = i * slot
+            self._free.put(view)
 
     def take(self, flow: Flow) -> memoryview:
         return flow.get(self._free)  # type: ignore[return-value]
 
     def give(self, view: memoryview) -> None:
         self._free.put(view)
+
+    def offset(self, view: memoryview) -> int:
+        """Where a buffer handed out by ``take`` starts in the memfd."""
+        return self._offsets[id(view)]
+
+    def close(self) -> None:
+        """Release the memfd (the mapping goes with the last buffer view)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class _Collector(threading.local):
@@ -150,8 +179,17 @@ class ReaderStage:
         detect_sparse: bool,
         all_times: bool = True,
         lean: InUseMonitor | bool = False,
+        pool: BufferPool | None = None,
+        workers_after: int | None = None,
     ) -> None:
         self.flow = flow
+        self.pool = pool
+        self.workers_after = workers_after if pool is not None and all_times else None
+        """Small files the scan sent before the readers start worker processes (None: never;
+        the lean path only: a test opener keeps everything in-process)."""
+        self._small_seen = 0
+        self._workers: list[ReadWorker | None] = [None] * count
+        self._worker_failed = [False] * count
         self.lean = lean is not False
         """Small files take ``_read_small`` (no SourceFile); off when a test opener is set."""
         self.monitor = lean if isinstance(lean, InUseMonitor) else None
@@ -164,7 +202,7 @@ class ReaderStage:
         self.detect_sparse = detect_sparse
         self.all_times = all_times
         self.threads = [
-            threading.Thread(target=self._run, name=f"tapir-read-{i}", daemon=True)
+            threading.Thread(target=self._run, args=(i,), name=f"tapir-read-{i}", daemon=True)
             for i in range(count)
         ]
 
@@ -175,6 +213,10 @@ class ReaderStage:
     def join(self) -> None:
         for t in self.threads:
             t.join()
+        for i, worker in enumerate(self._workers):
+            if worker is not None:
+                self._workers[i] = None
+                worker.close()
 
     def _report(self, path: str, exc: ItemException) -> None:
         current = self._collect.current
@@ -182,7 +224,7 @@ class ReaderStage:
             current.append(exc)
         self.forward(path, exc)
 
-    def _run(self) -> None:
+    def _run(self, index: int) -> None:
         try:
             while True:
                 batch = self.flow.get(self.work)
@@ -190,8 +232,10 @@ class ReaderStage:
                     return
                 assert isinstance(batch, Batch)
                 try:
+                    if self.workers_after is not None and self.lean:
+                        self._by_worker(index, batch)
                     for item in batch.items:
-                        if item.entry is not None and item.member is None:
+                        if item.entry is not None and item.member is None and item.header is None:
                             self.prepare(item, batch)
                 except BaseException as exc:
                     batch.error = exc
@@ -200,6 +244,73 @@ class ReaderStage:
                     batch.done.set()
         except Stopped:
             return
+
+    # -- plain small files through a worker process (read_worker.py) ----------------------
+
+    def _worker(self, index: int) -> ReadWorker | None:
+        worker = self._workers[index]
+        if worker is None and not self._worker_failed[index]:
+            assert self.pool is not None
+            try:
+                worker = self._workers[index] = ReadWorker(
+                    self.pool.fd, xattrs=self.xattrs or self.acls
+                )
+            except OSError:
+                self._worker_failed[index] = True
+        return worker
+
+    def _by_worker(self, index: int, batch: Batch) -> None:
+        """Send the batch's plain small files to this thread's worker; what it could not
+        take (``None``) stays for ``prepare``."""
+        buffer, pool = batch.buffer, self.pool
+        if buffer is None or pool is None:
+            return
+        chosen = [i for i in batch.items if i.small and i.entry is not None and not i.exceptions]
+        self._small_seen += len(chosen)
+        if not chosen or self._small_seen <= self.workers_after:  # type: ignore[operator]
+            return
+        worker = self._worker(index)
+        if worker is None:
+            return
+        base, at, room = pool.offset(buffer), batch.used, len(buffer)
+        monitor = self.monitor
+        specs: list[Spec] = []
+        placed: list[tuple[Item, int, int]] = []
+        for item in chosen:
+            st = item.entry.st  # type: ignore[union-attr]
+            size = st.st_size
+            if at + size > room or (monitor is not None and monitor.holders(st.st_dev, st.st_ino)):
+                continue
+            path = item.entry.path  # type: ignore[union-attr]
+            specs.append(
+                (
+                    path,
+                    item.name,
+                    st.st_dev,
+                    st.st_ino,
+                    size,
+                    st.st_mtime_ns,
+                    st.st_ctime_ns,
+                    base + at,
+                )
+            )
+            placed.append((item, at, size))
+            at += size
+        if not specs:
+            return
+        try:
+            results = worker.run(specs)
+        except ChildGone:
+            self._workers[index] = None
+            self._worker_failed[index] = True
+            with contextlib.suppress(OSError):
+                worker.close()
+            return
+        batch.used = at  # the space of files the worker gave back stays unused
+        for (item, start, size), result in zip(placed, results, strict=True):
+            if result is not None:
+                item.header, item.checksum, item.st = result
+                item.data = buffer[start : start + size]
 
     # -- one item ------------------------------------------------------------------------
 

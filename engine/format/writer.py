@@ -194,26 +194,38 @@ class ArchiveWriter:
         padding fit in the current record (so no volume split can fall inside it).
         Returns (record, offset, xxh3-128 hex) of the member, or None (nothing written:
         use ``add_prepared``)."""
+        if len(data) != member.size:
+            return None
+        return self.add_encoded(member.name, codec.encode_member(member), data, member.mtime_ns)
+
+    def add_encoded(
+        self,
+        name: bytes,
+        header: bytes,
+        data: memoryview,
+        mtime_ns: int,
+        checksum: str | None = None,
+    ) -> tuple[int, int, str] | None:
+        """``add_small`` with the header already encoded (``codec.encode_member``) and maybe
+        the data's xxh3-128 hex, by a reader worker process (engine/backup/read_worker.py)."""
         out = self.out
-        header = codec.encode_member(member)
         size = len(data)
         pad = -size % h.BLOCK
         fill = out.fill
         data_at = fill + len(header)
         end = data_at + size
-        if end + pad >= self.record_size or size != member.size:
+        if end + pad >= self.record_size:
             return None
         buffer = out.buffer
         buffer[fill:data_at] = header
         buffer[data_at:end] = data
         buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
         out.fill = end + pad
-        checksum = xxhash.xxh3_128_hexdigest(data)
+        if checksum is None:
+            checksum = xxhash.xxh3_128_hexdigest(data)
         record = out.records
         self.members += 1
-        self._index.add_plain(
-            member.name, self.volume, record, fill, size, member.mtime_ns, checksum
-        )
+        self._index.add_plain(name, self.volume, record, fill, size, mtime_ns, checksum)
         return record, fill, checksum
 
     def _open_file(self, path: bytes) -> int:

@@ -41,13 +41,23 @@ def site(tmp_path: Path):
         yield s
 
 
-def spec(src: Path, **kw: object) -> BackupSpec:
+def spec(src: Path, workers_after: int | None = None, **kw: object) -> BackupSpec:
+    if "tuning" not in kw:
+        kw["tuning"] = PipelineOptions(workers_after=workers_after)
     return BackupSpec(str(src), "lib1", record_size=RECORD, **kw)  # type: ignore[arg-type]
 
 
-def test_edge_tree_to_tape_reads_back_with_gnu_tar_and_bsdtar(tmp_path: Path, site) -> None:
+@pytest.fixture(params=[None, 0], ids=["reader-threads", "read-workers"])
+def workers(request: pytest.FixtureRequest) -> int | None:
+    """Small files read by the reader threads, or by worker processes from the first one."""
+    return request.param  # type: ignore[no-any-return]
+
+
+def test_edge_tree_to_tape_reads_back_with_gnu_tar_and_bsdtar(
+    tmp_path: Path, site, workers: int | None
+) -> None:
     src = build_edge_tree(tmp_path / "src")
-    out = run_backup(spec(src), site, actor="test")
+    out = run_backup(spec(src, workers), site, actor="test")
     assert out.status is CompletionStatus.COMPLETED, out.error
     assert out.exit_code == 0
     (barcode,) = out.volumes
@@ -66,12 +76,12 @@ def test_edge_tree_to_tape_reads_back_with_gnu_tar_and_bsdtar(tmp_path: Path, si
     assert medium.files_written == 1 and medium.bytes_written == len(files[1]) * RECORD
 
 
-def test_catalog_rows_point_at_their_members(tmp_path: Path, site) -> None:
+def test_catalog_rows_point_at_their_members(tmp_path: Path, site, workers: int | None) -> None:
     src = tmp_path / "src"
     (src / "sub").mkdir(parents=True)
     for i in range(50):
         (src / "sub" / f"f{i:02d}").write_bytes(os.urandom(i * 3000))
-    out = run_backup(spec(src), site, actor="test")
+    out = run_backup(spec(src, workers), site, actor="test")
     store = FilesStore(site.catalog())
     rows = store.descendants(out.run_id, os.fsencode(src))
     assert len(rows) == 51
@@ -207,12 +217,14 @@ def _index(archive: Path) -> list[object]:
     return list(read_index(reader))
 
 
-def test_file_open_for_writing_is_flagged_in_use(tmp_path: Path, site, writer_factory) -> None:
+def test_file_open_for_writing_is_flagged_in_use(
+    tmp_path: Path, site, writer_factory, workers: int | None
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "log.txt").write_bytes(b"log line\n")
     writer_factory(src / "log.txt", hold=True)
-    out = run_backup(spec(src), site, actor="test")
+    out = run_backup(spec(src, workers), site, actor="test")
     assert out.status is CompletionStatus.COMPLETED_WITH_EXCEPTIONS
     (exc,) = out.exceptions
     assert exc.code is Reason.OPEN_FOR_WRITING and exc.stored
@@ -221,7 +233,7 @@ def test_file_open_for_writing_is_flagged_in_use(tmp_path: Path, site, writer_fa
 
 
 def test_power_loss_before_a_checkpoint_leaves_only_flushed_files_in_the_catalog(
-    tmp_path: Path, site
+    tmp_path: Path, site, workers: int | None
 ) -> None:
     from hwsim.faults import Fault
 
@@ -230,7 +242,12 @@ def test_power_loss_before_a_checkpoint_leaves_only_flushed_files_in_the_catalog
     for i in range(40):
         (src / f"f{i:02d}").write_bytes(os.urandom(50_000))
     sim_spec = BackupSpec(
-        str(src), "lib1:drive0", record_size=RECORD, checkpoint_bytes=400_000, drive_wait_s=0.05
+        str(src),
+        "lib1:drive0",
+        record_size=RECORD,
+        checkpoint_bytes=400_000,
+        drive_wait_s=0.05,
+        tuning=PipelineOptions(workers_after=workers),
     )
     state = tmp_path / "state"
     faults = site.endpoints("lib1").drives["drive0"].device.faults

@@ -113,3 +113,41 @@ def test_write_stage_failure_is_raised_on_the_next_call() -> None:
     with pytest.raises(OSError):
         stage.write_record(memoryview(b"c" * 512))
     stage.close()
+
+
+class RecordingStaging:
+    """A staging catalog kept in lists (engine/catalog/files_staging.py is the real one)."""
+
+    def __init__(self) -> None:
+        self.staged: list[bytes] = []
+        self.published = 0
+        self.closed = False
+
+    def stage(self, rows: list[FileRow]) -> int:
+        self.staged += [r.path for r in rows]
+        return len(rows)
+
+    def publish(self, upto: int) -> int:
+        added, self.published = upto - self.published, upto
+        return added
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_staged_rows_go_ahead_but_are_published_only_when_covered(monkeypatch) -> None:
+    monkeypatch.setattr(checkpoint, "STAGE_ROWS", 4)
+    staging = RecordingStaging()
+    stage = CatalogStage(None, staging=staging)
+    points = checkpoint.Checkpoints(1 << 40, 1e9, lambda: None, stage)
+    pending = points.pending
+    assert isinstance(pending, checkpoint.StagedRows)
+    for i in range(10):  # member i ends at byte 100 * i of part 0, then part 1
+        pending.add(FileRow(b"/a/%d" % i, "file"), (i // 8, 100 * i), (0, 0))
+    stage.submit(pending.cut((0, 350)))  # members 0-3 end at or before 350
+    assert len(pending) == 6
+    stage.submit(pending.cut((1, 800)))  # part 1 up to 800: members 4-8
+    stage.close()
+    assert staging.staged == [b"/a/%d" % i for i in range(10)]  # all staged, in order
+    assert staging.published == 9 and stage.committed == 9 and staging.closed
+    assert len(pending) == 1

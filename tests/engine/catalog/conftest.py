@@ -10,6 +10,7 @@ import pytest
 from engine.catalog.db import Catalog, open_catalog
 from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
+from engine.jobs.states import JobState
 
 
 @pytest.fixture
@@ -32,3 +33,12 @@ def jobs(catalog: Catalog) -> JobsStore:
 @pytest.fixture
 def files(catalog: Catalog) -> FilesStore:
     return FilesStore(catalog)
+
+
+@pytest.fixture
+def job(jobs: JobsStore) -> int:
+    """A running backup job."""
+    job = jobs.create_job("backup", "data", {"source": "/srv/data"})
+    jobs.transition(job, JobState.QUEUED, actor="t", reason="q")
+    jobs.transition(job, JobState.RUNNING, actor="t", reason="r")
+    return job

@@ -15,7 +15,7 @@ from engine.catalog.base_view import BaseView
 from engine.catalog.files_model import Change, FileRow, SessionPart, split_path
 from engine.catalog.files_store import FilesStore, UnknownSession
 from engine.catalog.jobs_store import JobsStore
-from engine.jobs.states import CompletionStatus, JobState
+from engine.jobs.states import CompletionStatus
 
 T0 = datetime(2025, 3, 1, 22, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -80,14 +80,6 @@ def backup_run(
     files.end_session(session, files=len(rows), bytes=0, now=at)
     jobs.end_run(run.id, CompletionStatus.COMPLETED, now=at + timedelta(hours=1))
     return run.id
-
-
-@pytest.fixture
-def job(jobs: JobsStore) -> int:
-    job = jobs.create_job("backup", "data", {"source": "/srv/data"})
-    jobs.transition(job, JobState.QUEUED, actor="t", reason="q")
-    jobs.transition(job, JobState.RUNNING, actor="t", reason="r")
-    return job
 
 
 FULL_TREE = [

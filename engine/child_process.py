@@ -1,0 +1,90 @@
+"""A helper Python process spoken to with pickles over its stdin/stdout (issue 4 "Speed").
+
+Why processes: the backup's per-file work is Python under one GIL; a stage that makes a
+system call or a SQLite step per file waits for the GIL after each one while the other
+stages hold it. Moved to a child, such a stage runs on its own GIL and costs this process
+one pipe round trip per batch. Users: engine/backup/read_worker.py (small files read and
+encoded) and engine/catalog/files_staging.py (catalog rows staged).
+
+The child runs ``python -m MODULE ARGS...`` with this checkout first on ``PYTHONPATH`` (so a
+worktree's code is the code that runs), its stderr discarded (a child failure is seen by the
+parent as EOF and handled there), in its own process group (a terminal's Ctrl-C cancels the
+backup, which then ends its children in order: the catalog child finishes its last publish),
+and loops on ``serve``: one request in, one reply out. A parent that dies closes the pipe:
+the child sees EOF and exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+STOP_S = 10.0
+"""How long ``close`` waits for a child to finish its last request and exit before killing."""
+ChildGone = (OSError, EOFError, pickle.UnpicklingError)
+"""What ``call`` raises when the child died or broke the protocol."""
+
+
+class PickleChild:
+    """This process's end of one child (one caller thread at a time)."""
+
+    def __init__(self, module: str, args: list[str], *, pass_fds: tuple[int, ...] = ()) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (PACKAGE_ROOT, env.get("PYTHONPATH"))))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            pass_fds=pass_fds,
+            env=env,
+            process_group=0,  # Ctrl-C reaches the parent only; it ends the child by EOF
+        )
+
+    def call(self, request: object) -> Any:
+        """Send one request and wait (GIL released) for its reply; raises one of
+        ``ChildGone`` if the child is gone."""
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        pickle.dump(request, stdin, pickle.HIGHEST_PROTOCOL)
+        stdin.flush()
+        return pickle.load(stdout)
+
+    def close(self) -> None:
+        """EOF on the child's input, then wait for it to exit (killed past ``STOP_S``).
+        Idempotent."""
+        proc = self.proc
+        if proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+        try:
+            proc.wait(STOP_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def serve(handle: Callable[[Any], object], requests: IO[bytes], replies: IO[bytes]) -> None:
+    """The child's loop: ``handle`` each request, reply with its result, until EOF."""
+    while True:
+        try:
+            request = pickle.load(requests)
+        except EOFError:
+            return
+        pickle.dump(handle(request), replies, pickle.HIGHEST_PROTOCOL)
+        replies.flush()
+
+
+def serve_stdio(handle: Callable[[Any], object]) -> None:
+    """``serve`` on this process's stdin/stdout; quiet on interrupt or a closed pipe."""
+    with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
+        serve(handle, sys.stdin.buffer, sys.stdout.buffer)

@@ -1,0 +1,114 @@
+"""FileStaging on a real SQLite file, in a child process (the default for a file) and on a
+connection of this process: staged rows stay invisible (to this process's other connections
+and to another process) until published, publishing goes in staging order and up to a number,
+a bad row fails its publish as a whole, and what was never published is gone after close."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from engine.catalog.db import Catalog, CatalogError
+from engine.catalog.files_model import FileRow
+from engine.catalog.files_staging import FileStaging, StagingChild
+from engine.catalog.files_store import FilesStore, UnknownSession
+from engine.catalog.jobs_store import JobsStore
+from tests.engine.catalog.test_files_store import NON_UTF8, ROOT, stored
+
+
+def _count_elsewhere(db_url: str, run_id: int) -> int:
+    """The file rows of ``run_id`` as another process sees them."""
+    code = (
+        "import sys; from engine.catalog.db import open_catalog; "
+        "from engine.catalog.files_store import FilesStore; "
+        "print(FilesStore(open_catalog(sys.argv[1])).count(int(sys.argv[2])))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, db_url, str(run_id)], check=True, capture_output=True
+    )
+    return int(out.stdout)
+
+
+@pytest.fixture(params=["child", "here"])
+def where(request: pytest.FixtureRequest) -> str:
+    return request.param  # type: ignore[no-any-return]
+
+
+def opened(files: FilesStore, session: int, run_id: int, where: str) -> FileStaging | StagingChild:
+    if where == "here":
+        return FileStaging.on(files.catalog.engine, session, run_id)
+    staging = FileStaging.open(files, session)
+    assert isinstance(staging, StagingChild)
+    return staging
+
+
+def test_rows_appear_only_when_published(
+    jobs: JobsStore, files: FilesStore, job: int, db_url: str, where: str
+) -> None:
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = opened(files, session, run.id, where)
+    rows: list[FileRow | tuple[object, ...]] = [stored(ROOT + b"/%d" % i) for i in range(5)]
+    rows.append(stored(NON_UTF8))
+    assert staging.stage(rows[:3]) == 3
+    assert staging.stage(rows[3:]) == 3
+    assert files.count(run.id) == 0 and _count_elsewhere(db_url, run.id) == 0
+    assert staging.publish(2) == 2
+    assert [r.path for r in files.descendants(run.id, ROOT)] == [ROOT + b"/0", ROOT + b"/1"]
+    assert _count_elsewhere(db_url, run.id) == 2
+    assert staging.publish(2) == 0  # already published
+    assert staging.publish(99) == 4  # clamped to what was staged
+    assert files.lookup(NON_UTF8, run.id) is not None
+    staging.stage([stored(ROOT + b"/late")])
+    staging.close()
+    staging.close()  # idempotent
+    assert files.count(run.id) == 6  # the unpublished row went with the connection
+
+
+def test_stage_takes_row_tuples_and_checks_the_session(
+    jobs: JobsStore, files: FilesStore, job: int, catalog: Catalog, where: str
+) -> None:
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = opened(files, session, run.id, where)
+    row = stored(ROOT + b"/t", size=77)
+    staging.stage([tuple(getattr(row, f) for f in row.__dataclass_fields__)])
+    staging.publish(1)
+    staging.close()
+    found = files.lookup(ROOT + b"/t", run.id)
+    assert found is not None and found.size == 77 and found.change is row.change
+    with pytest.raises(UnknownSession):
+        FileStaging.open(FilesStore(catalog), 999)
+
+
+def test_a_bad_row_fails_its_publish_as_a_whole(
+    jobs: JobsStore, files: FilesStore, job: int
+) -> None:
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = FileStaging.open(files, session)
+    assert staging is not None
+    staging.stage([stored(ROOT + b"/1"), FileRow(path=ROOT + b"/2", kind=None)])  # type: ignore[arg-type]
+    with pytest.raises(CatalogError, match="NOT NULL"):
+        staging.publish(2)
+    staging.close()
+    assert files.count(run.id) == 0
+
+
+@pytest.mark.parametrize(("first", "kind"), [(3, FileStaging), (2_000, StagingChild)])
+def test_deferred_staging_starts_a_child_only_for_many_rows(
+    jobs: JobsStore, files: FilesStore, job: int, first: int, kind: type
+) -> None:
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = FileStaging.deferred(files, session)
+    assert staging is not None
+    staging.stage([stored(ROOT + b"/%d" % i) for i in range(first)])
+    assert isinstance(staging._real, kind)
+    assert staging.publish(first) == first
+    staging.close()
+    assert files.count(run.id) == first
+    with pytest.raises(UnknownSession):
+        FileStaging.deferred(files, 999)
