@@ -231,6 +231,9 @@ def _one_run(
             target.volume_size = spec.volume_size  # type: ignore[attr-defined]
         target.check()
     except DEVICE_FAILURES as exc:
+        if refused is CompletionStatus.FAILED:  # the job did run: this run records why
+            jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Restarted.")
+            outcome.run_id = jobs.start_run(job_id).id
         return end_run(jobs, outcome, actor, started, exc, status=refused)
     if point is not None:
         choice = resume_choice(point)
