@@ -166,6 +166,7 @@ def run_backup(
         outcome = _one_run(
             call, job_id, requested, point, started, restarted=bool(history), restarts=restarts
         )
+        started = time.monotonic()  # each run's seconds and rate are its own
         if outcome.run_id is not None:
             history.append((jobs.get_run(outcome.run_id).number, outcome.status))
         outcome.history = history
