@@ -95,10 +95,11 @@ class PipelineOptions:
     detect_sparse: bool = True
     opener: Opener = open_source
     """Test seam (reader.py): e.g. a file raising EIO at a chosen offset."""
-    should_stop: Callable[[], bool] | None = None
-    """Polled right after each checkpoint (format thread; must not block): True ends the run
-    there, cleanly: the items already formatted are written, the session ends (index,
-    filemark, flush) and committed, and nothing more is read (``PipelineResult.stopped``)."""
+    should_stop: Callable[[], bool | str] | None = None
+    """Polled right after each checkpoint (format thread; must not block): True (or a reason,
+    e.g. "Preempted by job 9.") ends the run there, cleanly: the items already formatted are
+    written, the session ends (index, filemark, flush) and is committed, and nothing more is
+    read (``PipelineResult.stopped``, ``stop_reason``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,7 @@ class PipelineResult:
     counters: Counters
     stopped: bool = False
     """Ended early by ``PipelineOptions.should_stop`` at a checkpoint."""
+    stop_reason: str | None = None
 
 
 class Pipeline:
@@ -199,6 +201,7 @@ class Pipeline:
         self._started = time.monotonic()
         self._next_progress = 0.0
         self.stopped = False
+        self.stop_reason: str | None = None
 
     def _report(self, path: str, exc: ItemException) -> None:
         with self._report_lock:  # scan and reader threads report concurrently
@@ -241,7 +244,7 @@ class Pipeline:
         c.rows = self.catalog.committed
         c.volumes = summary.volumes
         self._tick(force=True)
-        return PipelineResult(summary, c, stopped=self.stopped)
+        return PipelineResult(summary, c, stopped=self.stopped, stop_reason=self.stop_reason)
 
     def _stop_reading(self, scan_thread: threading.Thread) -> None:
         """A stop at a checkpoint: the scan and reader threads end, and the batches they had
@@ -294,8 +297,10 @@ class Pipeline:
             if self.checkpoints.due(self.counters.bytes):
                 self.checkpoints.run(self.items.covered(), self.counters.bytes)
                 stop = self.options.should_stop
-                if stop is not None and stop():
+                verdict = stop() if stop is not None else False
+                if verdict:
                     self.stopped = True
+                    self.stop_reason = verdict if isinstance(verdict, str) else None
                     return
             self.write.check()
             if time.monotonic() >= self._next_progress:
