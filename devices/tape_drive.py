@@ -388,6 +388,18 @@ class TapeDrive:
         self.driver.cleaning_requested = False
         self.alert_flags -= CLEANING_FLAGS
 
+    def answers(self) -> bool:
+        """Whether the drive answers at all: TEST UNIT READY gets a status, ready or not. A
+        powered-off or unplugged drive (a transport error: no device behind the address) is
+        not one to offer a job; unit attentions are consumed as for any command."""
+        try:
+            self._call(self.driver.test_unit_ready)
+        except TransportError:
+            return False
+        except (ScsiError, DriveNotReady):
+            pass
+        return True
+
     def status(self) -> DriveState:
         """Identity, readiness, loaded barcode, position, block size, TapeAlert flags."""
         found: dict[str, Any] = {"serial": self._serial}

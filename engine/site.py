@@ -148,11 +148,14 @@ class Site:
         return sim
 
     def library(self, name: str | None = None, *, store: MediaStore | None = None) -> TapeLibrary:
-        """The ``TapeLibrary`` called ``name`` (None: the first configured); ``store`` records
-        what it does to media (given at the first call for a library, which creates it)."""
+        """The ``TapeLibrary`` called ``name`` (None: the first configured). What it does to
+        media is recorded in ``store``, by default the site's catalog: the first call creates
+        the library, so a caller that only wants an inventory must not leave it without the
+        catalog's media records for the jobs that use it next."""
         ends = self.endpoints(name)
         key = ends.spec.name
         if key not in self._libraries:
+            store = store if store is not None else self.media_store()
             self._libraries[key] = TapeLibrary(key, ends.changer, ends.drives, store=store)
         return self._libraries[key]
 

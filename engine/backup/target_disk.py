@@ -128,12 +128,8 @@ class DiskVolumes:
         assert self.file is not None
         try:
             self.file.write(record)
-        except OSError as exc:  # full (ENOSPC, EFBIG), I/O error: the job-level reason
-            raise TargetRefused(
-                f"Writing volume {self.volume} on mount path {self.device} failed: "
-                f"{exc.strerror or exc}; free space there or enable another mount path.",
-                device=self.device,
-            ) from exc
+        except OSError as exc:
+            raise self._failed(exc) from exc
         self.records += 1
         limit = self.target.volume_size
         return limit is not None and (self.records + LABEL_RECORDS) * self.record_size >= limit
@@ -142,10 +138,22 @@ class DiskVolumes:
         self._end()
         self._start(volume_seq + 1)
 
+    def _failed(self, exc: OSError) -> TargetRefused:
+        """Full (ENOSPC, EFBIG) or an I/O error, met by a write or by the flush of buffered
+        writes: the job-level reason, naming the volume and the mount path."""
+        return TargetRefused(
+            f"Writing volume {self.volume} on mount path {self.device} failed: "
+            f"{exc.strerror or exc}; free space there or enable another mount path.",
+            device=self.device,
+        )
+
     def flush(self) -> None:
         """fsync (devices/disk.py ``VolumeFile.flush``), then the reserve is checked again."""
         assert self.file is not None
-        self.file.flush()
+        try:
+            self.file.flush()
+        except OSError as exc:
+            raise self._failed(exc) from exc
         self.flushed = self.records
         reason = self.target.mount.refusal(0)
         if reason is not None:
@@ -156,7 +164,10 @@ class DiskVolumes:
 
     def _end(self) -> None:
         assert self.file is not None
-        self.file.flush()
+        try:
+            self.file.flush()
+        except OSError as exc:
+            raise self._failed(exc) from exc
         self.file.close()
         self.parts.part_ended(self.seq, self.records)
 

@@ -151,8 +151,17 @@ class SiteProber:
             names = [d for d in names if d == drive]
         elif configured is not None:
             names = [d for d in names if d in configured.drives]
-        up = [d for d in names if self._drive_up(library, d)]
+        up = [d for d in names if self._drive_up(library, d) and self._answers(library, d)]
         return r.drives(pool, [f"{library}:{d}" for d in up], count)
+
+    def _answers(self, library: str, drive: str) -> bool:
+        """A drive that does not answer (powered off, gone) is not reserved: the job gets
+        another, or waits with "No drives available for reservation."."""
+        try:
+            tape = self.site.library(library, store=self.store).drives.get(drive)
+        except LIBRARY_FAILURES:
+            return False
+        return tape is None or tape.answers()
 
     def _drive_up(self, library: str, drive: str) -> bool:
         for name in (f"{library}:{drive}", drive):

@@ -96,9 +96,14 @@ class TapeMounts:
             return held[1]
         if held is not None:
             self._release(name)
-        where = lib.inventory().find(barcode)
+        inventory = lib.inventory()
+        where = inventory.find(barcode)
         was_loaded = where is not None and where.drive is not None
-        tape = lib.mount(barcode, None if was_loaded else self.drives.get(name))
+        reserved = None if was_loaded else self.drives.get(name)
+        element = inventory.drive(reserved) if reserved is not None else None
+        if element is not None and element.full:  # ours by reservation: what it holds goes home
+            lib.unmount(reserved)
+        tape = lib.mount(barcode, reserved)
         tape.set_block_size(VARIABLE_BLOCKS)
         self.mounted[name] = (barcode, tape, was_loaded)
         return tape

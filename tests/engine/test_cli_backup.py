@@ -75,6 +75,9 @@ def test_backup_to_the_default_library_restores_with_tar(tapir: Tapir, tmp_path:
 
     listing = tape_file_into_tar(tapir, barcode, 0, ["-tf", "-"]).decode()
     assert listing.splitlines() == ["TAPIR-LABEL.json"]
+    # the tape the job labelled and wrote is in the catalog's media records
+    medium = tapir.json("media", "show", barcode)["medium"]
+    assert medium is not None and medium["state"] == "appendable", medium
 
 
 def test_a_file_open_for_writing_is_an_exception(tapir: Tapir, tmp_path: Path) -> None:

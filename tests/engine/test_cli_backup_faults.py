@@ -91,8 +91,17 @@ def _file_limit(limit: int):
     return apply
 
 
+FILE_LIMIT = 16_000_000
+"""RLIMIT_FSIZE stands in for a full disk: every file the process writes is capped, so the
+limit sits above the backup's own working files (the 11 MiB memfd of read buffers, the
+catalog) and below the volume the source needs."""
+
+
 def test_a_mount_path_filling_up_mid_backup_fails_with_the_reason(tmp_path: Path) -> None:
-    src = tree(tmp_path / "src")
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(24):
+        (src / f"f{i:02d}").write_bytes(os.urandom(1_000_000))
     disk = tmp_path / "disk1"
     tapir = site(tmp_path, disk)
     tapir.ok("jobs", "list")  # the catalog exists before the limit applies
@@ -106,7 +115,7 @@ def test_a_mount_path_filling_up_mid_backup_fails_with_the_reason(tmp_path: Path
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=_file_limit(1_500_000),  # the volume file cannot grow past 1.5 MB
+        preexec_fn=_file_limit(FILE_LIMIT),  # the volume file cannot grow past it
     )
     line = one_error_line(full, 2)
     assert f"on mount path {disk} failed: File too large" in line
