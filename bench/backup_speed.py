@@ -16,8 +16,15 @@ Before each measured part both get freshly freed memory (bench/memwarm.py: this 
 driver otherwise made tar's output pages hot and tapir's cold, a 4x difference on its own).
 
 Figures (2 CPUs shared with five other sessions; the ratio is what compares):
-- large: 1.11-1.19 x tar (tar 1.26 s, tapir 1.06-1.14 s, load ~1.5). tapir reads into the
-  record buffers and writes them from a second thread, so it overlaps what tar does in turn.
+- large: 1.11-1.19 x tar at load ~1.5 (tar 1.26 s, tapir 1.06-1.14 s): tapir reads into the
+  record buffers and writes them from a second thread, overlapping what tar does in turn.
+  With the second CPU busy (load 3-7) the same code gave 0.37-0.46 x: tapir's CPU is 1.7-1.9 s
+  against tar's 0.8 s, because each 256 KiB record also crosses ~10 Python layers (engine ->
+  devices -> drivers -> hwsim, ~100-200 us of Python per record against ~50 us of pwrite);
+  with the WRITE(6) CDB cached and the error-only name lookup made lazy, 0.63 x at load ~3
+  where the earlier code gave 0.46 x in the same window. The rest of that path (hwsim's
+  per-command fault and opcode-name lookups, speed model, the device layer's session checks)
+  is outside this work's files.
 - small: 0.21 x tar at load ~1 before this work (tar 1.70 s = 59,000 files/s, tapir 8.0 s);
   0.15-0.28 x at loads of 5-10 after it (the figures move with the load more than with the
   code). Not reached, and not reachable in pure Python here. Where a file's time goes:

@@ -40,6 +40,9 @@ from pathlib import Path
 import psutil
 import sqlalchemy as sa
 
+if __package__ in (None, ""):  # run as ``python3 bench/catalog_scale.py``: this checkout's code
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from engine.catalog.db import Catalog, open_catalog
 from engine.catalog.files_model import Change, FileRow, SessionPart
 from engine.catalog.files_store import FilesStore

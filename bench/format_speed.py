@@ -16,8 +16,12 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as ``python3 bench/format_speed.py``
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.datasets import SPECS, dataset_stats, ensure
 from engine.format.writer import ArchiveWriter

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as ``python3 bench/hwsim_write.py``: this checkout's code
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drivers.transport.hwsim_local import HwsimLocalTransport
 from hwsim.cartridge import Cartridge

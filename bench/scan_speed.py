@@ -18,8 +18,12 @@ import argparse
 import os
 import random
 import subprocess
+import sys
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as ``python3 bench/scan_speed.py``: this checkout's code
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.backup.exceptions import ItemErrors
 from engine.backup.reader import FileReader, aligned_buffer

@@ -11,5 +11,7 @@ through one ``on_item_error(path, exc)`` callback; the job goes on.
 The back half: pipeline.py wires the threads and bounded queues (scan_stage.py, stages.py
 readers, format_stage.py, write_stage.py, checkpoint.py catalog commits at flush points);
 targets.py (target_tape.py, target_disk.py) gives the session's volumes; job.py
-``run_backup`` runs it as a job in the catalog.
+``run_backup`` runs it as a job in the catalog. Past 2,000 small files the readers hand plain
+ones to worker processes (read_worker.py, filling buffers.py's shared batch buffers), and the
+catalog rows are staged by engine/catalog/files_staging.py while the run goes on.
 """

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.backup import stages as st_
+from engine.backup.buffers import BufferPool
 from engine.backup.checkpoint import CatalogStage, Checkpoints, Commit, Staging
 from engine.backup.exceptions import (
     InUsePolicy,
@@ -40,7 +41,7 @@ from engine.backup.levels import LevelFilter
 from engine.backup.reader import FileReader, Opener, open_source
 from engine.backup.scan import Scanner, ScanOptions
 from engine.backup.scan_stage import ScanStage
-from engine.backup.stages import BufferPool, Flow, ReaderStage, Stopped
+from engine.backup.stages import Flow, ReaderStage, Stopped
 from engine.backup.targets import SessionVolumes
 from engine.backup.write_stage import DEFAULT_DEPTH as WRITE_DEPTH
 from engine.backup.write_stage import WriteStage

@@ -6,7 +6,7 @@ A small file costs seven calls (lstat at the scan, then open, fstat, readv, list
 fstat, close): with six busy threads the waits, not the calls, set the pace (profiled: a
 2-7 us ``readv`` took 100 us of wall time in the pipeline). A worker process has a GIL of its
 own: it takes a batch's plain small files in one message, reads each into the batch's buffer
-(a ``memfd`` shared with this process, stages.BufferPool) and returns what the format stage
+(a ``memfd`` shared with this process, buffers.BufferPool) and returns what the format stage
 needs: the pax header (codec.encode_member, the same bytes as in-process), the xxh3-128
 checksum and the ``fstat`` result. One pipe round trip per batch replaces ~6 GIL round trips
 per file in the reader threads.

@@ -19,10 +19,11 @@ from __future__ import annotations
 import queue
 from dataclasses import dataclass
 
+from engine.backup.buffers import BufferPool
 from engine.backup.exceptions import ItemErrorHandler, ItemException, Reason
 from engine.backup.levels import ChangeReason, Decision, LevelFilter, compare
 from engine.backup.scan import Kind, Scanner
-from engine.backup.stages import Batch, BufferPool, Flow, Item, Stopped, arcname
+from engine.backup.stages import Batch, Flow, Item, Stopped, arcname
 from engine.catalog.files_model import Change
 from engine.format import sparse as sp
 

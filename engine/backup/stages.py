@@ -21,7 +21,6 @@ items pays it once.
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
 import queue
 import stat as stat_mod
@@ -29,10 +28,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from engine.backup.buffers import BufferPool
 from engine.backup.exceptions import ItemErrorHandler, ItemException, from_os_error
 from engine.backup.inuse import InUseMonitor
 from engine.backup.read_worker import ReadWorker, Spec
-from engine.backup.reader import NOATIME, OPEN_FLAGS, FileReader, SourceFile, aligned_buffer
+from engine.backup.reader import NOATIME, OPEN_FLAGS, FileReader, SourceFile
 from engine.backup.scan import FileEntry, Kind
 from engine.catalog.files_model import Change, FileRow
 from engine.child_process import ChildGone
@@ -117,44 +117,6 @@ class Flow:
                 return q.get(timeout=POLL_S)
             except queue.Empty:
                 continue
-
-
-class BufferPool:
-    """Page-aligned batch buffers, reused; ``take`` blocks while all are in flight.
-
-    They are slices of one ``memfd`` mapping (``fd``), so that worker processes
-    (read_worker.py) can read files into them; ``offset`` says where a buffer starts in it.
-    """
-
-    def __init__(self, count: int, size: int) -> None:
-        self.size = size
-        slot = len(aligned_buffer(size))  # whole pages
-        self.fd = os.memfd_create("tapir-batches", os.MFD_CLOEXEC)
-        os.ftruncate(self.fd, slot * count)
-        self._map = mmap.mmap(self.fd, slot * count)
-        whole = memoryview(self._map)
-        self._free: queue.Queue[object] = queue.Queue()
-        self._offsets: dict[int, int] = {}
-        for i in range(count):
-            view = whole[i * slot : i * slot + size]
-            self._offsets[id(view)] = i * slot
-            self._free.put(view)
-
-    def take(self, flow: Flow) -> memoryview:
-        return flow.get(self._free)  # type: ignore[return-value]
-
-    def give(self, view: memoryview) -> None:
-        self._free.put(view)
-
-    def offset(self, view: memoryview) -> int:
-        """Where a buffer handed out by ``take`` starts in the memfd."""
-        return self._offsets[id(view)]
-
-    def close(self) -> None:
-        """Release the memfd (the mapping goes with the last buffer view)."""
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
 
 
 class _Collector(threading.local):

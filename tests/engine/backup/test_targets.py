@@ -11,6 +11,7 @@ import pytest
 from devices.disk import DiskMountPath
 from devices.media import MediaState
 from engine.backup.job import BackupSpec, run_backup
+from engine.backup.pipeline import PipelineOptions
 from engine.catalog.files_store import FilesStore
 from engine.catalog.media_store import CatalogMediaStore
 from engine.jobs.states import CompletionStatus
@@ -132,7 +133,14 @@ def test_disk_mount_path_holds_one_volume_file_per_part(tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
     with make_site(tmp_path, mounts=(disk,)) as site:
-        spec = BackupSpec(str(src), str(disk), record_size=RECORD, volume_size=320 * 1024)
+        # the fewest write buffers: a volume's end is seen at most that late (write_stage.py)
+        spec = BackupSpec(
+            str(src),
+            str(disk),
+            record_size=RECORD,
+            volume_size=320 * 1024,
+            tuning=PipelineOptions(write_depth=2),
+        )
         out = run_backup(spec, site, actor="t")
         assert out.status is CompletionStatus.COMPLETED, out.error
         parts = FilesStore(site.catalog()).parts(out.session_id)
