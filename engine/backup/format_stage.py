@@ -20,7 +20,7 @@ from engine.backup.exceptions import (
     Reason,
     describe_errno,
 )
-from engine.backup.rows import file_row, plain_file_row
+from engine.backup.rows import deletion_entry, file_row, plain_file_row
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
 from engine.format.index import IndexEntry
@@ -98,15 +98,20 @@ class FormatStage:
             key, covered = self.key(), self.covered()
             for row in item.deletions:
                 pending.add(row, key, covered)
+                self.writer.note_deleted(deletion_entry(row, self._relpath(row.path)))
         if item.entry is None and not item.exceptions:
             return
         writer = self.writer
         exc = primary(item.exceptions)
-        mark = (exc.category.value, exc.sentence) if exc is not None else None
+        mark = (exc.category.value, exc.sentence, exc.code.value) if exc is not None else None
         if item.skipped:
             assert exc is not None
             name = item.name or self._relname(exc.path)
-            writer.note_exception(name, exc.category.value, exc.sentence)
+            scanned = item.entry
+            st = item.st or (scanned.st if scanned is not None else None)
+            writer.note_exception(
+                name, exc.category.value, exc.sentence, code=exc.code.value, st=st
+            )
             self._count_exception(exc)
             pending.add(self._row(item, None, exc), self.key(), self.covered())
             return
@@ -159,7 +164,7 @@ class FormatStage:
         ):
             return False
         writer = self.writer
-        at = writer.add_small(member, item.data)  # type: ignore[arg-type]
+        at = writer.add_small(member, item.data, st)  # type: ignore[arg-type]
         if at is None:
             return False
         counters = self.counters
@@ -231,7 +236,10 @@ class FormatStage:
             c.in_use += 1
 
     def _relname(self, path: str) -> bytes:
-        raw = os.fsencode(path)
+        return self._relpath(os.fsencode(path))
+
+    def _relpath(self, raw: bytes) -> bytes:
+        """``raw`` (absolute, as backed up) as the archive names it: relative to the root."""
         root = self.root.rstrip(b"/") + b"/"
         return raw[len(root) :] if raw.startswith(root) else raw.lstrip(b"/")
 
@@ -251,6 +259,6 @@ class FormatStage:
 def _mark(entry: IndexEntry, exc: ItemException | None, offset: int | None) -> None:
     if exc is None:
         return
-    entry.exception, entry.reason = exc.category.value, exc.sentence
+    entry.exception, entry.reason, entry.code = exc.category.value, exc.sentence, exc.code.value
     if offset is not None:
         entry.error_offset = offset
