@@ -261,7 +261,7 @@ class Rebuilder:
                     level=meta.get("level") or "full",  # a session alone is a whole tree
                     base_run_id=self._base(conn, meta.get("base_run")),
                     started_at=started,
-                    started_ns=int(started.timestamp() * 1e9),
+                    started_ns=_started_ns(meta, started),
                     ended_at=ended,
                     status=CompletionStatus.COMPLETED.value,
                     phase="ended",
@@ -373,3 +373,10 @@ def _parse(text: object) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def _started_ns(meta: dict[str, Any], started: datetime) -> int:
+    """The run's start as the backup took it (the next incremental's racy-file threshold,
+    engine/backup/levels.py), else the session's start (an index older than that key)."""
+    found = meta.get("started_ns")
+    return found if isinstance(found, int) else int(started.timestamp() * 1e9)

@@ -16,6 +16,7 @@ from pathlib import Path
 from engine.backup.levels import Level
 from engine.catalog.files_model import Change, FileRow
 from engine.catalog.files_store import FilesStore
+from engine.catalog.jobs_store import JobsStore
 from engine.catalog.schema import files as files_table
 from engine.format import headers as h
 from engine.format.index import INDEX_MEMBER
@@ -67,12 +68,16 @@ def test_a_rebuilt_chain_restores_every_point_as_the_original_catalog(tmp_path: 
         assert [o.level for o in outs] == LEVELS
         assert sum(o.counters.deleted for o in outs) >= 4, "the chain deletes and renames"
         before = {o.run_id: run_rows(site, o.run_id) for o in outs}
+        jobs = JobsStore(site.catalog())
+        starts = [jobs.get_run(o.run_id).started_ns for o in outs]
         original = restore_each_point(site, src, outs, tmp_path / "original")
     drop_catalog(tmp_path)
     with make_site(tmp_path) as site:
         report = rebuild(site, outs[0].volumes, [], actor="t")
         assert report.problems == [] and len(report.catalogued) == len(LEVELS), report
         after = {o.run_id: run_rows(site, o.run_id) for o in outs}
+        jobs = JobsStore(site.catalog())
+        assert [jobs.get_run(o.run_id).started_ns for o in outs] == starts, "racy threshold"
         rebuilt = restore_each_point(site, src, outs, tmp_path / "rebuilt")
     for n, out in enumerate(outs):
         assert after[out.run_id] == before[out.run_id], f"rows of run {n}"
