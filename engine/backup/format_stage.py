@@ -109,8 +109,9 @@ class FormatStage:
             name = item.name or self._relname(exc.path)
             scanned = item.entry
             st = item.st or (scanned.st if scanned is not None else None)
+            change = item.change if scanned is not None else None
             writer.note_exception(
-                name, exc.category.value, exc.sentence, code=exc.code.value, st=st
+                name, exc.category.value, exc.sentence, code=exc.code.value, st=st, change=change
             )
             self._count_exception(exc)
             pending.add(self._row(item, None, exc), self.key(), self.covered())
@@ -119,7 +120,12 @@ class FormatStage:
         assert member is not None and item.st is not None
         if src is not None and item.extents is None:
             entry, used = writer.add_prepared(
-                member, item.st, src, exception=mark, finish=lambda e: self._finished(item, e)
+                member,
+                item.st,
+                src,
+                exception=mark,
+                finish=lambda e: self._finished(item, e),
+                change=item.change,
             )
             if not used:
                 src.close()
@@ -132,9 +138,12 @@ class FormatStage:
                     extents=item.extents,
                     exception=mark,
                     finish=lambda e: self._sparse_done(item, e),
+                    change=item.change,
                 )
         else:
-            entry, used = writer.add_prepared(member, item.st, item.data, exception=mark)
+            entry, used = writer.add_prepared(
+                member, item.st, item.data, exception=mark, change=item.change
+            )
         kind = entry.kind
         if kind is MemberKind.FILE or kind is MemberKind.HARDLINK:
             self.counters.files += 1
@@ -164,7 +173,7 @@ class FormatStage:
         ):
             return False
         writer = self.writer
-        at = writer.add_small(member, item.data, st)  # type: ignore[arg-type]
+        at = writer.add_small(member, item.data, st, item.change)  # type: ignore[arg-type]
         if at is None:
             return False
         counters = self.counters

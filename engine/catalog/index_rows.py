@@ -2,7 +2,8 @@
 (engine/format/index.py ``IndexEntry``): what a rebuild inserts and what ``tapir restore
 --from-media`` plans from. The index holds path, kind, position, size, mtime, checksum, link
 and exception, and (docs/tapir-format.md, since this metadata was added) mode, owner, ctime,
-inode, device, link count, exception code and the run's deletions: the rows then equal the
+inode, device, link count, exception code, the change against the base run and the run's
+deletions: the rows then equal the
 backup's, so the next incremental compares against them (engine/backup/levels.py) and a
 rebuilt chain forgets deleted paths. From an older index those stay 0 / absent (restore reads
 mode and owner from the member headers; the next incremental stores every file again)."""
@@ -58,6 +59,7 @@ def file_row(entry: IndexEntry, source: bytes) -> FileRow:
         exception_code=entry.code or entry.exception,
         exception_sentence=entry.reason,
         exception_offset=entry.error_offset,
+        change=Change(entry.change) if entry.change else None,
         **_meta(entry),
     )
 

@@ -18,9 +18,9 @@ and session indexes on tapes and disk volumes (issue 5 "Without the catalog").
    reuse them).
 
 The rows take what the index holds (engine/catalog/index_rows.py): from an index of this
-version, the backup's own rows (mode, owner, ctime, inode, device, exception code) and the
-deletions an incremental or differential run recorded, so every point in time of a chain
-restores as before and the next incremental stores only what changed. From an older index
+version, the backup's own rows (mode, owner, ctime, inode, device, exception code, change)
+and the deletions an incremental or differential run recorded, so every point in time of a
+chain restores as before and the next incremental stores only what changed. From an older index
 (format version 1 without those keys) mode, owner, ctime and inode stay 0 (restore takes mode
 and owner from the member headers; the next incremental stores every file again) and an
 incremental chain restores files later deleted.

@@ -98,6 +98,8 @@ class IndexEntry:
     st_size: int | None = None
     """``st_size`` when it differs from ``size`` (a directory, symlink or hard link member
     holds no content, yet the catalog row keeps the size the file system gave)."""
+    change: str | None = None
+    """What the run found against its base run (``added``, ``changed``; catalog ``Change``)."""
     deleted: str | None = None
     """For a deletion line (no member): the catalog kind the path had in the base run."""
 
@@ -164,6 +166,7 @@ class IndexEntry:
             dev=doc.get("dv"),
             nlink=doc.get("n"),
             st_size=doc.get("ss"),
+            change=doc.get("ch"),
             deleted=doc.get("del"),
         )
 
@@ -179,13 +182,14 @@ _META = (
     ("dv", "dev"),
     ("n", "nlink"),
     ("ss", "st_size"),
+    ("ch", "change"),
 )
 """Index keys of the per-member metadata (docs/tapir-format.md), absent when unknown."""
 
 
 _PLAIN_FILE = (
     '{"p":%s,"k":"%s","v":%d,"r":%d,"o":%d,"s":%d,"m":%d,"x":"%s","mo":%d,%s"c":%d,"i":%d,'
-    '"dv":%d,"n":%d}'
+    '"dv":%d,"n":%d%s}'
 )
 _FILE = MemberKind.FILE.value
 _quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
@@ -244,6 +248,7 @@ class IndexBuilder:
                 entry.inode,
                 entry.dev,
                 entry.nlink,
+                _change(entry.change),
             )
         else:
             line = self._dumps(entry.to_json())
@@ -277,6 +282,7 @@ class IndexBuilder:
         st: Any,
         uname: bytes,
         gname: bytes,
+        change: str | None = None,
     ) -> None:
         """``add`` for a clean regular file without building an ``IndexEntry`` (the
         small-files path, ``ArchiveWriter.add_small``); the same line ``add`` writes. ``st``
@@ -307,6 +313,7 @@ class IndexBuilder:
                 st.st_ino,
                 st.st_dev,
                 st.st_nlink,
+                _change(change),
             )
         )
         self.count += 1
@@ -325,6 +332,11 @@ class IndexBuilder:
         size = self._file.tell()
         self._file.seek(0)
         return self._file, size
+
+
+def _change(change: str | None) -> str:
+    """The ``ch`` key of a plain line (a ``StrEnum`` formats as its value)."""
+    return "" if change is None else f',"ch":"{change}"'
 
 
 def iter_index(chunks: Iterable[bytes | memoryview]) -> Iterator[dict[str, Any] | IndexEntry]:

@@ -169,6 +169,7 @@ class ArchiveWriter:
         extents: list[sp.Extent] | None = None,
         exception: tuple[str, ...] | None = None,
         finish: Callable[[IndexEntry], object] | None = None,
+        change: str | None = None,
     ) -> tuple[IndexEntry, bool]:
         """Archive a member whose metadata (xattrs, link target) and data source the caller
         prepared (the backup pipeline's reader threads). Hard links are resolved here, so the
@@ -177,7 +178,9 @@ class ArchiveWriter:
         (the caller records what reading found: a read error, a change while reading)."""
         linked, group = self._hardlink(member, st)
         if linked or member.kind is not MemberKind.FILE:
-            entry = self._add(member, None, link_group=group, exception=exception, st=st)
+            entry = self._add(
+                member, None, link_group=group, exception=exception, st=st, change=change
+            )
             return entry, not linked
         entry = self._add(
             member,
@@ -187,11 +190,12 @@ class ArchiveWriter:
             exception=exception,
             finish=finish,
             st=st,
+            change=change,
         )
         return entry, True
 
     def add_small(
-        self, member: Member, data: memoryview, st: os.stat_result
+        self, member: Member, data: memoryview, st: os.stat_result, change: str | None = None
     ) -> tuple[int, int, str] | None:
         """The small-files path (issue 4 "Speed"): a regular file that is not a hard link,
         without xattrs or ACLs, whose data the caller already read, when header, data and
@@ -227,6 +231,7 @@ class ArchiveWriter:
             st,
             member.uname,
             member.gname,
+            change,
         )
         return record, fill, checksum
 
@@ -260,10 +265,12 @@ class ArchiveWriter:
         *,
         code: str | None = None,
         st: os.stat_result | None = None,
+        change: str | None = None,
     ) -> IndexEntry:
         """List a file that is not in the archive (skipped) so a rebuilt catalog knows it."""
         entry = IndexEntry(path, MemberKind.FILE, self.volume, -1, -1)
         entry.exception, entry.reason, entry.code = category, reason, code
+        entry.change = change
         if st is not None:
             entry.size, entry.mtime_ns = st.st_size, st.st_mtime_ns
             stat_fields(entry, st, b"", b"", st.st_size)
@@ -286,12 +293,14 @@ class ArchiveWriter:
         exception: tuple[str, ...] | None = None,
         finish: Callable[[IndexEntry], object] | None = None,
         st: os.stat_result | None = None,
+        change: str | None = None,
     ) -> IndexEntry:
         out = self.out
         record, offset = divmod(out.position, self.record_size)
         entry = IndexEntry(member.name, member.kind, self.volume, record, offset)
         entry.mtime_ns = member.mtime_ns
         entry.link_group = link_group
+        entry.change = change
         if st is not None:
             stat_fields(entry, st, member.uname, member.gname, member.size)
         if member.kind is MemberKind.HARDLINK or member.kind is MemberKind.SYMLINK:

@@ -53,6 +53,7 @@ def entries(draw: st.DrawFn, deletions: bool = True) -> IndexEntry:
         dev=draw(opt_int),
         nlink=draw(st.none() | st.integers(1, 2**31)),
         st_size=draw(opt_int),
+        change=draw(st.none() | st.sampled_from(["added", "changed"])),
     )
     if draw(st.booleans()):
         entry.exception = draw(st.sampled_from(["corrupted", "in_use", "skipped"]))
