@@ -22,7 +22,7 @@ from engine.format import headers as h
 from engine.format.index import INDEX_MEMBER
 from engine.jobs.states import CompletionStatus
 from engine.restore.asof import AsOf
-from engine.restore.from_media import rebuild
+from engine.restore.from_media import MediaRestoreSpec, rebuild, restore_from_media
 from engine.restore.job import RestoreSpec, run_restore
 from engine.site import Site
 from hwsim.media import TapeMedium
@@ -151,3 +151,23 @@ def test_a_version_1_index_still_rebuilds_and_restores(tmp_path: Path) -> None:
     assert out.status is CompletionStatus.COMPLETED, out.to_dict()
     assert compare_trees(src, restored_at(tmp_path / "dst", src)) == []
     assert again.counters.files == full.counters.files, "nothing compares equal: all stored"
+
+
+def test_restore_from_media_of_an_incremental_skips_its_deletion_lines(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    evolve(src, 0)
+    with make_site(tmp_path) as site:
+        backup(site, src, name="chain")
+        evolve(src, 1)  # edits a.txt, adds new.txt, deletes b.txt
+        incr = backup(site, src, name="chain", level=Level.INCREMENTAL)
+    assert incr.counters.deleted == 1
+    (barcode,) = incr.volumes
+    drop_catalog(tmp_path)
+    with make_site(tmp_path) as site:
+        spec = MediaRestoreSpec(barcode, 2, (str(src),), str(tmp_path / "dst"))
+        out = restore_from_media(spec, site, actor="t")
+    got = restored_at(tmp_path / "dst", src)
+    assert out.status is CompletionStatus.COMPLETED, out.to_dict()
+    assert (got / "a.txt").read_text() == "a version 2, longer\n"
+    assert (got / "new.txt").read_text() == "new\n"
+    assert not (got / "b.txt").exists(), "a deletion line is no member to restore"
