@@ -20,7 +20,7 @@ from engine.backup.exceptions import (
     Reason,
     describe_errno,
 )
-from engine.backup.rows import file_row, plain_file_row
+from engine.backup.rows import deletion_entry, file_row, plain_file_row
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
 from engine.format.index import IndexEntry
@@ -102,15 +102,21 @@ class FormatStage:
             key, covered = self.key(), self.covered()
             for row in item.deletions:
                 pending.add(row, key, covered)
+                self.writer.note_deleted(deletion_entry(row, self._relpath(row.path)))
         if item.entry is None and not item.exceptions:
             return
         writer = self.writer
         exc = primary(item.exceptions)
-        mark = (exc.category.value, exc.sentence) if exc is not None else None
+        mark = (exc.category.value, exc.sentence, exc.code.value) if exc is not None else None
         if item.skipped:
             assert exc is not None
             name = item.name or self._relname(exc.path)
-            writer.note_exception(name, exc.category.value, exc.sentence)
+            scanned = item.entry
+            st = item.st or (scanned.st if scanned is not None else None)
+            change = item.change if scanned is not None else None
+            writer.note_exception(
+                name, exc.category.value, exc.sentence, code=exc.code.value, st=st, change=change
+            )
             self._count_exception(exc)
             pending.add(self._row(item, None, exc), self.key(), self.covered())
             return
@@ -118,7 +124,12 @@ class FormatStage:
         assert member is not None and item.st is not None
         if src is not None and item.extents is None:
             entry, used = writer.add_prepared(
-                member, item.st, src, exception=mark, finish=lambda e: self._finished(item, e)
+                member,
+                item.st,
+                src,
+                exception=mark,
+                finish=lambda e: self._finished(item, e),
+                change=item.change,
             )
             if not used:
                 src.close()
@@ -131,9 +142,12 @@ class FormatStage:
                     extents=item.extents,
                     exception=mark,
                     finish=lambda e: self._sparse_done(item, e),
+                    change=item.change,
                 )
         else:
-            entry, used = writer.add_prepared(member, item.st, item.data, exception=mark)
+            entry, used = writer.add_prepared(
+                member, item.st, item.data, exception=mark, change=item.change
+            )
         kind = entry.kind
         if kind is MemberKind.FILE or kind is MemberKind.HARDLINK:
             self.counters.files += 1
@@ -163,7 +177,7 @@ class FormatStage:
         ):
             return False
         writer = self.writer
-        at = writer.add_small(member, item.data)  # type: ignore[arg-type]
+        at = writer.add_small(member, item.data, st, item.change)  # type: ignore[arg-type]
         if at is None:
             return False
         counters = self.counters
@@ -184,7 +198,10 @@ class FormatStage:
         st, data = item.st, item.data
         assert st is not None and data is not None and item.header is not None
         writer = self.writer
-        at = writer.add_encoded(item.name, item.header, data, st.st_mtime_ns, item.checksum)
+        owner = (user_name(st.st_uid), group_name(st.st_gid))
+        at = writer.add_encoded(
+            item.name, item.header, data, st, owner, item.checksum, change=item.change
+        )
         if at is None:
             return False
         counters = self.counters
@@ -193,7 +210,7 @@ class FormatStage:
         out = writer.out
         volume, records = writer.volume, out.records
         self.pending.add(
-            plain_file_row(item, user_name(st.st_uid), group_name(st.st_gid), st, volume + 1, at),
+            plain_file_row(item, owner[0], owner[1], st, volume + 1, at),
             (volume, records * out.record_size + out.fill),
             (volume, records * out.record_size),
         )
@@ -256,7 +273,10 @@ class FormatStage:
             c.in_use += 1
 
     def _relname(self, path: str) -> bytes:
-        raw = os.fsencode(path)
+        return self._relpath(os.fsencode(path))
+
+    def _relpath(self, raw: bytes) -> bytes:
+        """``raw`` (absolute, as backed up) as the archive names it: relative to the root."""
         root = self.root.rstrip(b"/") + b"/"
         return raw[len(root) :] if raw.startswith(root) else raw.lstrip(b"/")
 
@@ -276,6 +296,6 @@ class FormatStage:
 def _mark(entry: IndexEntry, exc: ItemException | None, offset: int | None) -> None:
     if exc is None:
         return
-    entry.exception, entry.reason = exc.category.value, exc.sentence
+    entry.exception, entry.reason, entry.code = exc.category.value, exc.sentence, exc.code.value
     if offset is not None:
         entry.error_offset = offset

@@ -299,6 +299,7 @@ def _one_run(
         "source": call.source,
         "target": target.name,
         "started": datetime.now(UTC).isoformat(),
+        "started_ns": run.started_ns,  # the racy-file threshold (levels.py): kept by a rebuild
         # The same list object the parts recorder fills as the session spans: the trailer,
         # serialized last, names every part's volume in order (catalog rebuild reads it).
         "volumes": parts.volumes,

@@ -16,6 +16,7 @@ from engine.backup.scan import Kind
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
 from engine.format.index import IndexEntry
+from engine.format.members import MemberKind
 
 UNKNOWN_KIND = Kind.UNKNOWN.value
 
@@ -115,6 +116,30 @@ def file_row(item: Item, entry: IndexEntry | None, exc: ItemException | None) ->
         row.exception_sentence = exc.sentence
         row.exception_offset = exc.offset
     return row
+
+
+def deletion_entry(row: FileRow, name: bytes) -> IndexEntry:
+    """The index line of a deletion row (engine/catalog/base_view.py): the path as archived
+    (``name``), the kind and metadata it had in the base run, no member."""
+    return IndexEntry(
+        name,
+        MemberKind.FILE,
+        -1,
+        -1,
+        -1,
+        size=row.size,
+        mtime_ns=row.mtime_ns,
+        mode=row.mode,
+        uid=row.uid,
+        gid=row.gid,
+        uname=row.uname,
+        gname=row.gname,
+        ctime_ns=row.ctime_ns,
+        inode=row.inode,
+        dev=row.dev,
+        nlink=row.nlink,
+        deleted=row.kind,
+    )
 
 
 assert len(FileRow.__slots__) == 25, "plain_file_row builds FileRow's fields positionally"

@@ -17,9 +17,12 @@ and session indexes on tapes and disk volumes (issue 5 "Without the catalog").
 4. Tapes unknown to the catalog are registered read-only (their data is kept; relabel to
    reuse them).
 
-What the index does not hold, the rows lack: mode, owner, ctime, inode (restore takes mode and
-owner from the member headers, so restores are complete; the next incremental after a rebuild
-stores every file again, as nothing compares equal). Deletions are not in the index, so an
+The rows take what the index holds (engine/catalog/index_rows.py): from an index of this
+version, the backup's own rows (mode, owner, ctime, inode, device, exception code, change)
+and the deletions an incremental or differential run recorded, so every point in time of a
+chain restores as before and the next incremental stores only what changed. From an older index
+(format version 1 without those keys) mode, owner, ctime and inode stay 0 (restore takes mode
+and owner from the member headers; the next incremental stores every file again) and an
 incremental chain restores files later deleted.
 """
 
@@ -134,10 +137,12 @@ class Rebuilder:
         try:
             for entry in entries:
                 row = file_row(entry, source)
+                batch.append(row)
+                if entry.deleted is not None:
+                    continue  # a deletion row: no file of this session
                 count += 1
                 size += row.size if row.checksum is not None else 0
                 exceptions += row.exception_category is not None
-                batch.append(row)
                 if len(batch) >= BATCH:
                     self.files.add_files(session_id, batch)
                     batch.clear()
@@ -256,7 +261,7 @@ class Rebuilder:
                     level=meta.get("level") or "full",  # a session alone is a whole tree
                     base_run_id=self._base(conn, meta.get("base_run")),
                     started_at=started,
-                    started_ns=int(started.timestamp() * 1e9),
+                    started_ns=_started_ns(meta, started),
                     ended_at=ended,
                     status=CompletionStatus.COMPLETED.value,
                     phase="ended",
@@ -368,3 +373,10 @@ def _parse(text: object) -> datetime | None:
         return datetime.fromisoformat(text)
     except ValueError:
         return None
+
+
+def _started_ns(meta: dict[str, Any], started: datetime) -> int:
+    """The run's start as the backup took it (the next incremental's racy-file threshold,
+    engine/backup/levels.py), else the session's start (an index older than that key)."""
+    found = meta.get("started_ns")
+    return found if isinstance(found, int) else int(started.timestamp() * 1e9)

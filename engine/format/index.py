@@ -4,7 +4,8 @@
 Two members end a session, after all file members:
 
 1. ``TAPIR-INDEX.jsonl.gz``: gzip'd JSON lines (``zcat`` reads it). Line 1 is the header
-   ``{"format": "tapir-index", "format_version": 1, "session": {...}}``; every other line is
+   ``{"format": "tapir-index", "format_version": 1, "session": {...}}`` (2 for an incremental or
+   differential run: it may hold deletion lines); every other line is
    one ``IndexEntry`` (keys in docs/tapir-format.md). It is streamed through zlib into a
    temporary file while the session is written, so memory stays flat for a million files.
 2. ``TAPIR-TRAILER.json``: where the index member starts (volume, record, offset), its size,
@@ -30,7 +31,17 @@ INDEX_MEMBER = b"TAPIR-INDEX.jsonl.gz"
 TRAILER_MEMBER = b"TAPIR-TRAILER.json"
 INDEX_FORMAT = "tapir-index"
 TRAILER_FORMAT = "tapir-trailer"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
+"""The newest index version this tapir reads. Version 2 adds deletion lines (``del``), which a
+version 1 reader would take for members; an index with none (a full run's) is written as
+version 1 so an older tapir still reads it (``IndexBuilder``). The per-member metadata keys
+(``mo``, ``ui``, ...) are additive: a version 1 reader ignores them."""
+PLAIN_VERSION = 1
+"""The version of an index that holds no deletion line."""
+TRAILER_VERSION = 1
+"""The trailer's layout is unchanged by index version 2."""
+DELTA_LEVELS = frozenset({"incremental", "differential"})
+"""Session levels (engine/backup/levels.py ``Level``) whose index may hold deletions."""
 GZIP_WBITS = 31
 """zlib window bits for a gzip wrapper (16 + 15), so ``zcat`` reads the index."""
 INDEX_ZLIB_LEVEL = 1
@@ -72,6 +83,25 @@ class IndexEntry:
     parts: list[tuple[int, int, int, int]] = field(default_factory=list)
     """For a member split across volumes: (volume, record, offset, data offset) of each
     continuation header."""
+    code: str | None = None
+    """Exception code (engine/backup/exceptions.py ``Reason``) next to its category."""
+    mode: int | None = None
+    """``st_mode`` at backup (type bits included), as the catalog's file rows hold it."""
+    uid: int | None = None
+    gid: int | None = None
+    uname: str | None = None
+    gname: str | None = None
+    ctime_ns: int | None = None
+    inode: int | None = None
+    dev: int | None = None
+    nlink: int | None = None
+    st_size: int | None = None
+    """``st_size`` when it differs from ``size`` (a directory, symlink or hard link member
+    holds no content, yet the catalog row keeps the size the file system gave)."""
+    change: str | None = None
+    """What the run found against its base run (``added``, ``changed``; catalog ``Change``)."""
+    deleted: str | None = None
+    """For a deletion line (no member): the catalog kind the path had in the base run."""
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
@@ -97,6 +127,14 @@ class IndexEntry:
                 doc["at"] = self.error_offset
         if self.parts:
             doc["parts"] = [list(part) for part in self.parts]
+        if self.code is not None:
+            doc["ec"] = self.code
+        for key, name in _META:
+            value = getattr(self, name)
+            if value is not None:
+                doc[key] = value
+        if self.deleted is not None:
+            doc["del"] = self.deleted
         return doc
 
     @classmethod
@@ -117,10 +155,42 @@ class IndexEntry:
             reason=doc.get("why"),
             error_offset=doc.get("at"),
             parts=[tuple(part) for part in doc.get("parts", [])],  # type: ignore[misc]
+            code=doc.get("ec"),
+            mode=doc.get("mo"),
+            uid=doc.get("ui"),
+            gid=doc.get("gi"),
+            uname=doc.get("un") or None,
+            gname=doc.get("gn") or None,
+            ctime_ns=doc.get("c"),
+            inode=doc.get("i"),
+            dev=doc.get("dv"),
+            nlink=doc.get("n"),
+            st_size=doc.get("ss"),
+            change=doc.get("ch"),
+            deleted=doc.get("del"),
         )
 
 
-_PLAIN_FILE = '{"p":%s,"k":"%s","v":%d,"r":%d,"o":%d,"s":%d,"m":%d,"x":"%s"}'
+_META = (
+    ("mo", "mode"),
+    ("ui", "uid"),
+    ("gi", "gid"),
+    ("un", "uname"),
+    ("gn", "gname"),
+    ("c", "ctime_ns"),
+    ("i", "inode"),
+    ("dv", "dev"),
+    ("n", "nlink"),
+    ("ss", "st_size"),
+    ("ch", "change"),
+)
+"""Index keys of the per-member metadata (docs/tapir-format.md), absent when unknown."""
+
+
+_PLAIN_FILE = (
+    '{"p":%s,"k":"%s","v":%d,"r":%d,"o":%d,"s":%d,"m":%d,"x":"%s","mo":%d,%s"c":%d,"i":%d,'
+    '"dv":%d,"n":%d%s}'
+)
 _FILE = MemberKind.FILE.value
 _quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 
@@ -134,16 +204,34 @@ class IndexBuilder:
         self._zlib = zlib.compressobj(INDEX_ZLIB_LEVEL, zlib.DEFLATED, GZIP_WBITS)
         self._lines: list[str] = []
         self.count = 0
-        head = {"format": INDEX_FORMAT, "format_version": INDEX_VERSION, "session": session}
+        self._owners: dict[tuple[int, int, bytes, bytes], str] = {}
+        self.deltas = session.get("level") in DELTA_LEVELS
+        """Deletion lines allowed: the header says version 2 (written before any line)."""
+        version = INDEX_VERSION if self.deltas else PLAIN_VERSION
+        head = {"format": INDEX_FORMAT, "format_version": version, "session": session}
         self._lines.append(json.dumps(head, separators=(",", ":")))
         self._dumps = json.JSONEncoder(separators=(",", ":")).encode
 
     def add(self, entry: IndexEntry) -> None:
+        if entry.deleted is not None and not self.deltas:
+            raise ValueError("a deletion line in the index of a full run")
         if (
             entry.checksum is not None
             and entry.link is None
             and entry.exception is None
             and (entry.link_group is None and not entry.parts)
+            and entry.deleted is None
+            and entry.st_size is None
+            and None
+            not in (
+                entry.mode,
+                entry.uid,
+                entry.gid,
+                entry.ctime_ns,
+                entry.inode,
+                entry.dev,
+                entry.nlink,
+            )
         ):  # the common case (a clean regular file), formatted without building a dict
             line = _PLAIN_FILE % (
                 _quote(entry.path.decode("utf-8", "surrogateescape")),
@@ -154,6 +242,13 @@ class IndexBuilder:
                 entry.size,
                 entry.mtime_ns,
                 entry.checksum,
+                entry.mode,
+                self._owner(entry.uid, entry.gid, entry.uname, entry.gname),
+                entry.ctime_ns,
+                entry.inode,
+                entry.dev,
+                entry.nlink,
+                _change(entry.change),
             )
         else:
             line = self._dumps(entry.to_json())
@@ -162,11 +257,45 @@ class IndexBuilder:
         if len(self._lines) >= BATCH_LINES:
             self._spill()
 
+    def _owner(self, uid: Any, gid: Any, uname: str | None, gname: str | None) -> str:
+        """The ``ui``/``gi``/``un``/``gn`` keys of a plain line, formatted once per owner."""
+        key = (uid, gid, uname, gname)
+        text = self._owners.get(key)  # type: ignore[arg-type]
+        if text is None:
+            text = f'"ui":{int(uid)},"gi":{int(gid)},'
+            if uname:
+                text += f'"un":{_quote(uname)},'
+            if gname:
+                text += f'"gn":{_quote(gname)},'
+            self._owners[key] = text  # type: ignore[index]
+        return text
+
     def add_plain(
-        self, path: bytes, volume: int, record: int, offset: int, size: int, mtime_ns: int, x: str
+        self,
+        path: bytes,
+        volume: int,
+        record: int,
+        offset: int,
+        size: int,
+        mtime_ns: int,
+        x: str,
+        st: Any,
+        uname: bytes,
+        gname: bytes,
+        change: str | None = None,
     ) -> None:
         """``add`` for a clean regular file without building an ``IndexEntry`` (the
-        small-files path, ``ArchiveWriter.add_small``); the same line ``add`` writes."""
+        small-files path, ``ArchiveWriter.add_small``); the same line ``add`` writes. ``st``
+        is the ``os.stat_result`` the scan took (no system call here)."""
+        key = (st.st_uid, st.st_gid, uname, gname)
+        owner = self._owners.get(key)  # type: ignore[arg-type]
+        if owner is None:
+            owner = self._owners[key] = self._owner(  # type: ignore[index]
+                st.st_uid,
+                st.st_gid,
+                uname.decode("utf-8", "surrogateescape") or None,
+                gname.decode("utf-8", "surrogateescape") or None,
+            )
         self._lines.append(
             _PLAIN_FILE
             % (
@@ -178,6 +307,13 @@ class IndexBuilder:
                 size,
                 mtime_ns,
                 x,
+                st.st_mode,
+                owner,
+                st.st_ctime_ns,
+                st.st_ino,
+                st.st_dev,
+                st.st_nlink,
+                _change(change),
             )
         )
         self.count += 1
@@ -196,6 +332,11 @@ class IndexBuilder:
         size = self._file.tell()
         self._file.seek(0)
         return self._file, size
+
+
+def _change(change: str | None) -> str:
+    """The ``ch`` key of a plain line (a ``StrEnum`` formats as its value)."""
+    return "" if change is None else f',"ch":"{change}"'
 
 
 def iter_index(chunks: Iterable[bytes | memoryview]) -> Iterator[dict[str, Any] | IndexEntry]:
@@ -241,7 +382,7 @@ class Trailer:
     """Records of this volume part, trailer included (the session's tape file length)."""
     volume: int
     session: dict[str, Any]
-    format_version: int = INDEX_VERSION
+    format_version: int = TRAILER_VERSION
 
     def to_bytes(self) -> bytes:
         doc = {
@@ -287,10 +428,10 @@ def _trailer_from(body: bytes) -> Trailer:
             raise ValueError("not a tapir trailer")
     except ValueError as exc:
         raise IndexError_(f"The session trailer is damaged: {exc}.") from exc
-    if doc["format_version"] > INDEX_VERSION:
+    if doc["format_version"] > TRAILER_VERSION:
         raise IndexError_(
             f"The session has format version {doc['format_version']}; this tapir reads "
-            f"version {INDEX_VERSION} and older: upgrade tapir to read it."
+            f"version {TRAILER_VERSION} and older: upgrade tapir to read it."
         )
     return Trailer(
         index_volume=doc["index_volume"],

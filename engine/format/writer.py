@@ -129,17 +129,17 @@ class ArchiveWriter:
         kind = member.kind
         linked, group = self._hardlink(member, st)
         if linked:
-            return self._add(member, None, link_group=group)
+            return self._add(member, None, link_group=group, st=st)
         if kind is MemberKind.SYMLINK:
             member.linkname = os.readlink(path)
         if kind is not MemberKind.FILE:
-            return self._add(member, None, link_group=group)
+            return self._add(member, None, link_group=group, st=st)
         fd = self._open_file(path)
         try:
             extents = None
             if self.detect_sparse and sp.looks_sparse(st):
                 extents = sp.data_extents(fd, member.size)
-            return self._add(member, fd, link_group=group, extents=extents)
+            return self._add(member, fd, link_group=group, extents=extents, st=st)
         finally:
             os.close(fd)
 
@@ -167,8 +167,9 @@ class ArchiveWriter:
         source: int | Readable | memoryview | None = None,
         *,
         extents: list[sp.Extent] | None = None,
-        exception: tuple[str, str] | None = None,
+        exception: tuple[str, ...] | None = None,
         finish: Callable[[IndexEntry], object] | None = None,
+        change: str | None = None,
     ) -> tuple[IndexEntry, bool]:
         """Archive a member whose metadata (xattrs, link target) and data source the caller
         prepared (the backup pipeline's reader threads). Hard links are resolved here, so the
@@ -177,7 +178,10 @@ class ArchiveWriter:
         (the caller records what reading found: a read error, a change while reading)."""
         linked, group = self._hardlink(member, st)
         if linked or member.kind is not MemberKind.FILE:
-            return self._add(member, None, link_group=group, exception=exception), not linked
+            entry = self._add(
+                member, None, link_group=group, exception=exception, st=st, change=change
+            )
+            return entry, not linked
         entry = self._add(
             member,
             source,  # type: ignore[arg-type]
@@ -185,29 +189,39 @@ class ArchiveWriter:
             extents=extents,
             exception=exception,
             finish=finish,
+            st=st,
+            change=change,
         )
         return entry, True
 
-    def add_small(self, member: Member, data: memoryview) -> tuple[int, int, str] | None:
+    def add_small(
+        self, member: Member, data: memoryview, st: os.stat_result, change: str | None = None
+    ) -> tuple[int, int, str] | None:
         """The small-files path (issue 4 "Speed"): a regular file that is not a hard link,
         without xattrs or ACLs, whose data the caller already read, when header, data and
         padding fit in the current record (so no volume split can fall inside it).
+        ``st`` is the file's stat (its index line carries mode, owner, ctime, inode).
         Returns (record, offset, xxh3-128 hex) of the member, or None (nothing written:
         use ``add_prepared``)."""
         if len(data) != member.size:
             return None
-        return self.add_encoded(member.name, codec.encode_member(member), data, member.mtime_ns)
+        header = codec.encode_member(member)
+        owner = (member.uname, member.gname)
+        return self.add_encoded(member.name, header, data, st, owner, change=change)
 
     def add_encoded(
         self,
         name: bytes,
         header: bytes,
         data: memoryview,
-        mtime_ns: int,
+        st: os.stat_result,
+        owner: tuple[bytes, bytes],
         checksum: str | None = None,
+        change: str | None = None,
     ) -> tuple[int, int, str] | None:
         """``add_small`` with the header already encoded (``codec.encode_member``) and maybe
-        the data's xxh3-128 hex, by a reader worker process (engine/backup/read_worker.py)."""
+        the data's xxh3-128 hex, by a reader worker process (engine/backup/read_worker.py).
+        ``owner``: the user and group names the header carries (for the index line)."""
         out = self.out
         size = len(data)
         pad = -size % h.BLOCK
@@ -225,7 +239,19 @@ class ArchiveWriter:
             checksum = xxhash.xxh3_128_hexdigest(data)
         record = out.records
         self.members += 1
-        self._index.add_plain(name, self.volume, record, fill, size, mtime_ns, checksum)
+        self._index.add_plain(
+            name,
+            self.volume,
+            record,
+            fill,
+            size,
+            st.st_mtime_ns,
+            checksum,
+            st,
+            owner[0],
+            owner[1],
+            change,
+        )
         return record, fill, checksum
 
     def _open_file(self, path: bytes) -> int:
@@ -250,12 +276,31 @@ class ArchiveWriter:
             source = BytesSource(source)
         return self._add(member, source, exception=exception)
 
-    def note_exception(self, path: bytes, category: str, reason: str) -> IndexEntry:
+    def note_exception(
+        self,
+        path: bytes,
+        category: str,
+        reason: str,
+        *,
+        code: str | None = None,
+        st: os.stat_result | None = None,
+        change: str | None = None,
+    ) -> IndexEntry:
         """List a file that is not in the archive (skipped) so a rebuilt catalog knows it."""
         entry = IndexEntry(path, MemberKind.FILE, self.volume, -1, -1)
-        entry.exception, entry.reason = category, reason
+        entry.exception, entry.reason, entry.code = category, reason, code
+        entry.change = change
+        if st is not None:
+            entry.size, entry.mtime_ns = st.st_size, st.st_mtime_ns
+            stat_fields(entry, st, b"", b"", st.st_size)
         self._index.add(entry)
         return entry
+
+    def note_deleted(self, entry: IndexEntry) -> None:
+        """List a path the run found deleted since its base run (``entry.deleted`` set; no
+        member), so a rebuilt incremental chain forgets it too. Index version 2 only."""
+        entry.volume, entry.record, entry.offset = self.volume, -1, -1
+        self._index.add(entry)
 
     def _add(
         self,
@@ -264,18 +309,25 @@ class ArchiveWriter:
         *,
         link_group: int | None = None,
         extents: list[sp.Extent] | None = None,
-        exception: tuple[str, str] | None = None,
+        exception: tuple[str, ...] | None = None,
         finish: Callable[[IndexEntry], object] | None = None,
+        st: os.stat_result | None = None,
+        change: str | None = None,
     ) -> IndexEntry:
         out = self.out
         record, offset = divmod(out.position, self.record_size)
         entry = IndexEntry(member.name, member.kind, self.volume, record, offset)
         entry.mtime_ns = member.mtime_ns
         entry.link_group = link_group
+        entry.change = change
+        if st is not None:
+            stat_fields(entry, st, member.uname, member.gname, member.size)
         if member.kind is MemberKind.HARDLINK or member.kind is MemberKind.SYMLINK:
             entry.link = member.linkname
         if exception is not None:
-            entry.exception, entry.reason = exception
+            entry.exception, entry.reason = exception[0], exception[1]
+            if len(exception) > 2:
+                entry.code = exception[2]
         if member.kind is not MemberKind.FILE:
             header = codec.encode_member(member)
             self._member_end = out.position + len(header)
@@ -488,3 +540,21 @@ def _tapir_member(name: bytes, size: int, mtime_ns: int) -> Member:
         gname=TAPIR_OWNER,
         mtime_ns=mtime_ns,
     )
+
+
+def stat_fields(
+    entry: IndexEntry, st: os.stat_result, uname: bytes, gname: bytes, size: int
+) -> None:
+    """The catalog's per-file metadata on ``entry`` from the stat the caller already took (a
+    rebuilt catalog then compares equal in the next incremental: engine/backup/levels.py)."""
+    entry.mode, entry.uid, entry.gid = st.st_mode, st.st_uid, st.st_gid
+    entry.uname = uname.decode("utf-8", "surrogateescape") or None
+    entry.gname = gname.decode("utf-8", "surrogateescape") or None
+    entry.ctime_ns, entry.inode, entry.dev, entry.nlink = (
+        st.st_ctime_ns,
+        st.st_ino,
+        st.st_dev,
+        st.st_nlink,
+    )
+    if st.st_size != size:
+        entry.st_size = st.st_size
