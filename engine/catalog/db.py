@@ -9,6 +9,13 @@ Migrations run programmatically (alembic.command.upgrade with a ``Config`` built
 alembic.ini at runtime). The migrations folder ships as package data next to this module. A
 database whose revision this code does not know was written by a newer tapir: opening it is
 refused with ``CatalogTooNew`` rather than risk writing rows the newer schema does not expect.
+
+Opening is on the path of every command (``tapir ls`` must answer in well under a second), and
+importing alembic costs more than the query itself. So ``open_catalog`` first reads
+``alembic_version`` with one plain query and compares it with ``HEAD_REVISION``; only a database
+that is new, older or newer goes through alembic (imported then). ``HEAD_REVISION`` is a constant
+so that the check needs no alembic; tests/engine/test_catalog.py checks it against alembic's
+script directory, so it cannot drift from the migrations.
 """
 
 from __future__ import annotations
@@ -16,20 +23,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.script.revision import RevisionError
-from alembic.util import CommandError
 
 from engine.paths import data_dir
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 CATALOG_FILE = "catalog.sqlite"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+HEAD_REVISION = "0003"
+"""The newest migration in migrations/versions: bump it with every new migration (a test
+compares it with alembic's head). A database stamped with it is opened without alembic."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another process's write transaction before failing."""
 
@@ -76,6 +83,8 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 
 def _alembic_config(connection: sa.Connection | None = None) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -84,7 +93,9 @@ def _alembic_config(connection: sa.Connection | None = None) -> Config:
 
 
 def head_revision() -> str:
-    """The newest schema revision this code knows."""
+    """The newest schema revision this code knows, from alembic's script directory."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None, "no catalog migrations found"
     return head
@@ -92,6 +103,8 @@ def head_revision() -> str:
 
 def database_revisions(engine: sa.Engine) -> tuple[str, ...]:
     """The revision(s) the database is stamped with (empty for a new database)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as conn:
         return tuple(MigrationContext.configure(conn).get_current_heads())
 
@@ -134,6 +147,11 @@ class Catalog:
 
 
 def _check_not_newer(conn: sa.Connection, shown: str) -> None:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
+    from alembic.util import CommandError
+
     scripts = ScriptDirectory.from_config(_alembic_config())
     for rev in MigrationContext.configure(conn).get_current_heads():
         try:
@@ -167,7 +185,11 @@ def open_catalog(url: str | None = None) -> Catalog:
         sa.event.listen(engine, "begin", _sqlite_begin)
     shown = parsed.render_as_string(hide_password=True)
     catalog = Catalog(engine)
+    if _stamped(engine) == (HEAD_REVISION,):
+        return catalog
     try:
+        from alembic import command
+
         # One write transaction: processes opening a new catalog at once migrate it once.
         with catalog.write() as conn:
             _check_not_newer(conn, shown)
@@ -179,6 +201,18 @@ def open_catalog(url: str | None = None) -> Catalog:
         engine.dispose()
         raise CatalogError(f"Cannot open the catalog {shown}: {_short(exc)}.") from exc
     return catalog
+
+
+def _stamped(engine: sa.Engine) -> tuple[str, ...] | None:
+    """The revisions in ``alembic_version`` read with one query, without alembic; None when
+    the table cannot be read (a new database, or one that cannot be reached: the migration
+    path then creates it or reports the error)."""
+    try:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+            return tuple(sorted(rows))
+    except sa.exc.DBAPIError:
+        return None
 
 
 def _short(exc: sa.exc.SQLAlchemyError) -> str:

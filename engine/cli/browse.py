@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.common import CatalogOpt, JsonOpt, open_site, print_json
+from engine.cli.common import CatalogOpt, JsonOpt, open_catalog_of, print_json
 from engine.cli.errors import fail
 from engine.cli.jobs_show import shown_path, when
 
@@ -96,9 +96,9 @@ def ls(
         point_in_time = parse_as_of(as_of)
     except AsOfError as exc:
         fail(str(exc))
-    with open_site(catalog) as site:
+    with open_catalog_of(catalog) as opened:
         try:
-            point, found, rows = list_as_of(FilesStore(site.catalog()), path, point_in_time)
+            point, found, rows = list_as_of(FilesStore(opened), path, point_in_time)
         except NoSuchPoint as exc:
             fail(str(exc))
     run = point.run(found.run_id) if found is not None else None
@@ -149,8 +149,8 @@ def browse(
     """List every version of one path the catalog holds, oldest first."""
     from engine.catalog.files_store import FilesStore
 
-    with open_site(catalog) as site:
-        versions = FilesStore(site.catalog()).versions(path, job_id=job)
+    with open_catalog_of(catalog) as opened:
+        versions = FilesStore(opened).versions(path, job_id=job)
     if not versions:
         fail(
             f"{shown_path(os.fsencode(path))} is in no backup of the catalog; check the path "

@@ -3,6 +3,9 @@
 ``open_site`` loads the site configuration (engine/site_config.py) and yields an
 ``engine.site.Site`` inside ``friendly_errors``, so every failure, including those while the
 site closes (an in-process simulated library saving its state), ends as one line on stderr.
+``open_catalog_of`` is the same for commands that read only the catalog (``tapir ls``,
+``tapir browse``): it does not import the devices, drivers and simulator a ``Site`` can open,
+which would cost such a command most of its start-up time.
 """
 
 from __future__ import annotations
@@ -10,13 +13,16 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from engine.cli.errors import friendly_errors
-from engine.site import Site
 from engine.site_config import load_site_config
+
+if TYPE_CHECKING:
+    from engine.catalog.db import Catalog
+    from engine.site import Site
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 CatalogOpt = Annotated[
@@ -43,10 +49,24 @@ ACTOR = "tapir-cli"
 @contextlib.contextmanager
 def open_site(catalog: str | None = None) -> Iterator[Site]:
     """The configured site for one command; closed (and saved) on the way out."""
+    from engine.site import Site
+
     with friendly_errors():
         config = load_site_config()
         with Site(config, catalog_url=catalog) as site:
             yield site
+
+
+@contextlib.contextmanager
+def open_catalog_of(catalog: str | None = None) -> Iterator[Catalog]:
+    """The catalog ``open_site(catalog).catalog()`` would open (``--catalog``, else the site
+    configuration's, else the default), without the rest of the site; closed on the way out."""
+    with friendly_errors():
+        url = catalog or load_site_config().catalog
+        from engine.catalog.db import open_catalog
+
+        with open_catalog(url) as opened:
+            yield opened
 
 
 def print_json(value: Any) -> None:

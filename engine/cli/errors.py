@@ -2,36 +2,26 @@
 traceback. Exit 2 for bad configuration, state, files, usage or a name nothing answers to
 (library, drive, barcode); 1 for operations a device, the library, the media policy or the
 catalog refused. Device errors already are one sentence naming the device and what to do
-(drivers/errors.py ``ScsiError.sentence``); transport errors get the advice they lack here."""
+(drivers/errors.py ``ScsiError.sentence``); transport errors get the advice they lack here.
+
+The error classes are looked up in ``sys.modules`` rather than imported: an exception whose
+module was never imported cannot have been raised, and importing devices, drivers, hwsim and
+the catalog just to be ready for their errors would cost every command its start-up time."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from devices.disk import MountPathError
-from devices.errors import DeviceError, MediumNotInLibrary, UnknownDrive
-from devices.label import LabelError
-from devices.media import MediaModelError
-from drivers.errors import ScsiError
-from drivers.transport.contract import (
-    CommandTimeout,
-    DeviceNotFound,
-    DeviceUnreachable,
-    PermissionDenied,
-    TransportError,
-)
-from engine.site_config import SiteConfigError, SiteError
-from hwsim.config import ConfigError
-from hwsim.faults import FaultSpecError
-from hwsim.library import StateError
-from hwsim.server import DaemonError
+if TYPE_CHECKING:
+    from drivers.transport.contract import TransportError
 
 CATALOG_MODULE = "engine.catalog.db"
+TRANSPORT_MODULE = "drivers.transport.contract"
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 
@@ -41,12 +31,13 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
-TRANSPORT_ADVICE: dict[type[TransportError], str] = {
-    DeviceNotFound: "check the site configuration, or run tapir devices scan",
-    PermissionDenied: "run as a member of the device's group (tape, disk) or as root",
-    DeviceUnreachable: "check that it is powered on and connected, then retry",
-    CommandTimeout: "check the device (it may need a reset), then retry",
+TRANSPORT_ADVICE: dict[str, str] = {
+    "DeviceNotFound": "check the site configuration, or run tapir devices scan",
+    "PermissionDenied": "run as a member of the device's group (tape, disk) or as root",
+    "DeviceUnreachable": "check that it is powered on and connected, then retry",
+    "CommandTimeout": "check the device (it may need a reset), then retry",
 }
+"""Advice per class of drivers/transport/contract.py (by name: see the module docstring)."""
 _HAS_ADVICE = ("check", "start it", "run ", "grant", "retry")
 
 
@@ -56,7 +47,11 @@ def transport_sentence(exc: TransportError) -> str:
     if any(hint in exc.detail.lower() for hint in _HAS_ADVICE):
         return f"{text}."
     advice = next(
-        (a for cls, a in TRANSPORT_ADVICE.items() if isinstance(exc, cls)),
+        (
+            a
+            for name, a in TRANSPORT_ADVICE.items()
+            if isinstance(exc, _loaded(TRANSPORT_MODULE, name))
+        ),
         "check the device and its connection, then retry",
     )
     return f"{text}: {advice}."
@@ -69,29 +64,52 @@ def describe_os_error(exc: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
+def _loaded(module: str, *names: str) -> tuple[type[BaseException], ...]:
+    """The classes ``names`` of ``module`` if something imported it, else none."""
+    mod = sys.modules.get(module)
+    return tuple(getattr(mod, name) for name in names) if mod is not None else ()
+
+
+def _sentence(exc: Exception) -> tuple[str, int] | None:
+    """The line and exit code for an error a user can cause or fix; None for a bug."""
+    if isinstance(
+        exc,
+        _loaded("hwsim.config", "ConfigError")
+        + _loaded("hwsim.library", "StateError")
+        + _loaded("hwsim.server", "DaemonError")
+        + _loaded("hwsim.faults", "FaultSpecError")
+        + _loaded("engine.site_config", "SiteConfigError", "SiteError"),
+    ):
+        return str(exc), EXIT_BAD_INPUT
+    if isinstance(exc, _loaded("devices.errors", "MediumNotInLibrary", "UnknownDrive")):
+        return exc.sentence, EXIT_BAD_INPUT  # type: ignore[attr-defined]
+    if isinstance(
+        exc, _loaded("devices.errors", "DeviceError") + _loaded("drivers.errors", "ScsiError")
+    ):
+        return exc.sentence, EXIT_REFUSED  # type: ignore[attr-defined]
+    if isinstance(exc, _loaded(TRANSPORT_MODULE, "TransportError")):
+        return transport_sentence(exc), EXIT_REFUSED  # type: ignore[arg-type]
+    if isinstance(
+        exc,
+        _loaded("devices.media", "MediaModelError")
+        + _loaded("devices.label", "LabelError")
+        + _loaded("devices.disk", "MountPathError"),
+    ):
+        return str(exc), EXIT_REFUSED
+    if isinstance(exc, OSError):
+        return describe_os_error(exc), EXIT_BAD_INPUT
+    if isinstance(exc, _loaded(CATALOG_MODULE, "CatalogError")):
+        return str(exc), EXIT_BAD_INPUT
+    return None
+
+
 @contextlib.contextmanager
 def friendly_errors() -> Iterator[None]:
     """Turn the errors a user can cause or fix into ``fail``."""
     try:
         yield
-    except (ConfigError, StateError, DaemonError, FaultSpecError) as exc:
-        fail(str(exc))
-    except (SiteConfigError, SiteError) as exc:
-        fail(str(exc))
-    except (MediumNotInLibrary, UnknownDrive) as exc:
-        fail(exc.sentence)
-    except (DeviceError, ScsiError) as exc:
-        fail(exc.sentence, EXIT_REFUSED)
-    except TransportError as exc:
-        fail(transport_sentence(exc), EXIT_REFUSED)
-    except (MediaModelError, LabelError, MountPathError) as exc:
-        fail(str(exc), EXIT_REFUSED)
-    except OSError as exc:
-        fail(describe_os_error(exc))
     except Exception as exc:
-        # The catalog (SQLAlchemy, Alembic) is imported only by commands that use it, to keep
-        # every other command quick to start: if it is not loaded, it raised nothing.
-        catalog = sys.modules.get(CATALOG_MODULE)
-        if catalog is not None and isinstance(exc, catalog.CatalogError):
-            fail(str(exc))
-        raise
+        known = _sentence(exc)
+        if known is None:
+            raise
+        fail(*known)

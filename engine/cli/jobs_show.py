@@ -6,13 +6,14 @@ deleted). The commands and their queries are engine/cli/jobs.py."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from engine.jobs.states import JobState
 from engine.jobs.vocabulary import Detail, Vocabulary, display_name
+
+if TYPE_CHECKING:  # rich is imported by the functions that draw: tapir ls needs none of it
+    from rich.console import Console
+    from rich.table import Table
 
 
 def print_job(
@@ -39,6 +40,8 @@ def print_job(
 
 
 def runs_table(runs: list[Any], row: Any, vocab: Vocabulary) -> Table:
+    from rich.table import Table
+
     table = Table(title="Runs")
     for column in (
         "Run",
@@ -72,6 +75,8 @@ def runs_table(runs: list[Any], row: Any, vocab: Vocabulary) -> Table:
 
 
 def transitions_table(transitions: list[Any]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Transitions")
     for column in ("At", "From", "To", "Status", "Actor", "Reason"):
         table.add_column(column)
@@ -88,6 +93,8 @@ def transitions_table(transitions: list[Any]) -> Table:
 
 
 def exceptions_table(found: list[Any], number: int) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"Exceptions of run {number}: {len(found)} file(s)")
     for column in ("Path", "Category", "Reason code", "Offset", "Stored", "Reason"):
         table.add_column(column)
@@ -105,6 +112,8 @@ def exceptions_table(found: list[Any], number: int) -> Table:
 
 
 def changes_table(found: list[Any], number: int) -> Table:
+    from rich.table import Table
+
     table = Table(title=f"Changes in run {number}: {len(found)} file(s)")
     for column in ("Change", "Kind", "Size", "Path"):
         table.add_column(column)

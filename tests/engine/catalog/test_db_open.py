@@ -1,0 +1,76 @@
+"""Opening a catalog without alembic when it is at head (engine/catalog/db.py HEAD_REVISION),
+and with alembic when it is older, new or newer."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+
+from engine.catalog.db import (
+    HEAD_REVISION,
+    CatalogTooNew,
+    _alembic_config,
+    head_revision,
+    open_catalog,
+)
+from tests.hwsim.daemon_util import REPO
+
+OLD_REVISION = "0002"
+
+
+def test_head_constant_is_alembics_head() -> None:
+    assert head_revision() == HEAD_REVISION
+
+
+def _tables(path: Path) -> set[str]:
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        con.close()
+
+
+def test_catalog_at_an_old_revision_is_upgraded_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), OLD_REVISION)
+    engine.dispose()
+    assert "job_queue" not in _tables(path)  # 0003's table: the file really is at 0002
+
+    with open_catalog(f"sqlite:///{path}") as catalog:
+        assert catalog.revision() == (HEAD_REVISION,)
+    assert "job_queue" in _tables(path)
+
+
+def test_a_revision_this_code_does_not_know_is_still_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite"
+    open_catalog(f"sqlite:///{path}").close()
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("UPDATE alembic_version SET version_num = '9999'")
+    con.close()
+    with pytest.raises(CatalogTooNew, match="9999"):
+        open_catalog(f"sqlite:///{path}")
+
+
+def test_opening_a_catalog_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'head.sqlite'}"
+    open_catalog(url).close()
+    code = (
+        "import sys\n"
+        "from engine.catalog.db import open_catalog\n"
+        f"with open_catalog({url!r}) as c:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip().splitlines()[-1] == "[]"
