@@ -3,7 +3,8 @@
 backup: ``run_backup`` on the existing job, held to the reserved drive and away from media
 other jobs reserved, stopping at checkpoints on request (preemption, suspend, cancel) and
 resuming from the last checkpoint on its next run (engine/backup/resume.py).
-restore: ``run_restore`` on the existing job (not preemptable: it runs to its end).
+restore: ``run_restore`` on the existing job (not preemptable: it runs to its end unless
+canceled, which it polls between members).
 A type without an executor ends FAILED_TO_START: this tapir cannot run it yet.
 """
 
@@ -111,7 +112,15 @@ def restore(ctx: JobContext) -> None:
         return
     drives = dict(key.split(":", 1) for key in ctx.grant.of(Kind.DRIVE) if ":" in key)
     ctx.outcome = run_restore(
-        spec, ctx.site, catalog=ctx.catalog, actor=ctx.actor, job_id=job.id, drives=drives
+        spec,
+        ctx.site,
+        catalog=ctx.catalog,
+        actor=ctx.actor,
+        job_id=job.id,
+        drives=drives,
+        should_stop=ctx.cancel_requested,
+        stop_as=ctx.cancel_as,
+        on_file=ctx.extras.get("on_file"),
     )
 
 
