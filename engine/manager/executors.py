@@ -81,6 +81,8 @@ def backup(ctx: JobContext) -> None:
             if drives and runs[0] == 1:
                 target.drive = drives[0].rpartition(":")[2]
             target.reserved_elsewhere = ctx.others_media
+            pool = target.pool
+            target.claim_medium = lambda barcode: ctx.claim(Kind.MEDIUM, barcode, pool)
 
     try:
         ctx.outcome = run_backup(

@@ -97,6 +97,10 @@ class JobContext:
             return CompletionStatus.RESUMED, JobState.SUSPENDED, request.reason
         return CompletionStatus.RESUMED, JobState.WAITING, reasons.NO_RESOURCES
 
+    def claim(self, kind: Kind, key: str, grp: str) -> bool:
+        """Reserve one more key while running (reservations.py ``claim``)."""
+        return self.reservations.claim(self.holder, self.job.id, kind.value, key, grp)
+
     def others_media(self) -> set[str]:
         """Media reserved by other jobs (a backup's target never picks them)."""
         return {
