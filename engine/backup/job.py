@@ -49,7 +49,7 @@ from engine.backup.pipeline import (
 )
 from engine.backup.resume import ResumePoint, resume_choice, resume_point, resume_sentence
 from engine.backup.run_record import Exceptions, Parts, end_run, progress_reporter
-from engine.backup.tape_loss import MediumWriteFailed
+from engine.backup.tape_loss import DriveTimedOut, MediumWriteFailed
 from engine.backup.target_disk import DiskTarget, fallback
 from engine.backup.targets import BackupError, SourceMissing, Target, resolve_target
 from engine.catalog.base_view import BaseView
@@ -342,7 +342,10 @@ def _one_run(
             call.avoid_paths.add(target.name)
         if _restartable(exc, restarts):
             return _end_restarting(call, outcome, started, exc)
-        return end_run(jobs, outcome, actor, started, exc, status=CompletionStatus.FAILED)
+        # a drive that stopped answering beyond the job's drive wait: TIMED_OUT (tape_loss.py)
+        timed_out = isinstance(exc, DriveTimedOut)
+        status = CompletionStatus.TIMED_OUT if timed_out else CompletionStatus.FAILED
+        return end_run(jobs, outcome, actor, started, exc, status=status)
     except Exception as exc:  # a bug: the run is recorded as failed, then it is raised
         outcome.volumes = parts.volumes
         end_run(jobs, outcome, actor, started, exc, status=CompletionStatus.FAILED)

@@ -50,6 +50,12 @@ class DriveLost(BackupError):
     code = "backup.drive_lost"
 
 
+class DriveTimedOut(DriveLost):
+    """A drive stopped answering mid-write and did not answer again within the job's drive
+    wait (``BackupSpec.drive_wait_s``, ``tapir backup --drive-wait``): the run ends TIMED_OUT
+    (shared/JOB-STATUS.md), not FAILED."""
+
+
 class PowerLoss(DriveLost):
     """A drive lost power while writing (power-on reset seen); the tape is SUSPECT."""
 
@@ -93,7 +99,8 @@ def diagnose(
     if not isinstance(exc, LOSS_SIGNS):
         return None
     was_writing = tape.writing
-    reset = isinstance(exc, DriveReset) or (was_writing and _returned(tape, wait_s, sleep))
+    returned = was_writing and _returned(tape, wait_s, sleep)
+    reset = isinstance(exc, DriveReset) or returned
     medium = store.get_medium(barcode)
     if reset and not tape.writing and medium is not None and medium.state is MediaState.SUSPECT:
         return PowerLoss(
@@ -110,6 +117,13 @@ def diagnose(
         "never appended to again, but what was flushed may still be restored from it; erase "
         "or relabel it to reuse it.",
     )
+    if was_writing and not reset:
+        return DriveTimedOut(
+            f"Drive {tape.name} {why} while writing {barcode} ({note}; {exc}); {barcode} is "
+            f"now SUSPECT ({kept}); the drive did not answer again within {wait_s:g} s (the "
+            "job's drive wait).",
+            device=tape.name,
+        )
     return DriveLost(
         f"Drive {tape.name} {why} while writing {barcode} ({note}; {exc}); {barcode} is now "
         f"SUSPECT ({kept}).",

@@ -211,6 +211,9 @@ class LibraryTarget:
         """Drives that failed this job: not chosen again by its later runs (job.py)."""
         self.reserved_elsewhere: Callable[[], set[str]] | None = None
         """Media reserved by other jobs (the job manager sets it): never candidates."""
+        self.claim_medium: Callable[[str], bool] | None = None
+        """Reserves a candidate before it is mounted (the job manager sets it): False means
+        another job took it meanwhile, so two jobs spanning at once never share a tape."""
 
     @property
     def library(self) -> TapeLibrary:
@@ -253,6 +256,8 @@ class LibraryTarget:
         """Mount and prepare the first usable candidate. Raises ``NoWritableMedia``."""
         library = self.library
         for barcode, medium in self.candidates(exclude):
+            if self.claim_medium is not None and not self.claim_medium(barcode):
+                continue
             tape = library.mount(barcode, self.drive, avoid=self.failed_drives)
             try:
                 tape_file, first = prepare(

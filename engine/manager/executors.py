@@ -3,7 +3,9 @@
 backup: ``run_backup`` on the existing job, held to the reserved drive and away from media
 other jobs reserved, stopping at checkpoints on request (preemption, suspend, cancel) and
 resuming from the last checkpoint on its next run (engine/backup/resume.py).
-restore: ``run_restore`` on the existing job (not preemptable: it runs to its end).
+A restarted run (BackupSpec.restarts) reserves the drive it moves to first (``restart_drive``).
+restore: ``run_restore`` on the existing job (not preemptable: it runs to its end unless
+canceled, which it polls between members).
 A type without an executor ends FAILED_TO_START: this tapir cannot run it yet.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,8 +22,10 @@ from engine.backup.job import DEVICE_FAILURES, JobNotRunnable, run_backup
 from engine.backup.job_spec import BackupSpec
 from engine.backup.levels import Level
 from engine.backup.targets import Target
+from engine.catalog.jobs_model import StaleJob
 from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import CompletionStatus, JobState
+from engine.manager import reasons
 from engine.manager.resources import Kind
 from engine.manager.runner import Executor, JobContext
 from engine.site_config import SiteError
@@ -67,19 +72,23 @@ def backup(ctx: JobContext) -> None:
 
     refresh_inventories(ctx.site)
     spec = ctx.extras.get("spec") or backup_spec_from_dict(ctx.job.spec, name=ctx.job.name)
-    drives = ctx.grant.of(Kind.DRIVE)
-
-    runs = [0]
+    drives = [(key, grp) for kind, key, grp in ctx.grant.keys if kind is Kind.DRIVE]
+    runs: list[LibraryTarget] = []
 
     def hold_to_reservation(target: Target) -> None:
         """The first run uses the reserved drive; a run restarted after a device failure
-        (BackupSpec.restarts) may move to another free drive, away from the one that
-        failed (engine/backup/job.py), as a real operator would want."""
-        runs[0] += 1
+        (BackupSpec.restarts) moves to another drive, away from the one that failed
+        (engine/backup/job.py), once it has reserved it (``restart_drive``)."""
         if isinstance(target, LibraryTarget):
-            if drives and runs[0] == 1:
-                target.drive = drives[0].rpartition(":")[2]
+            if drives and not runs:
+                target.drive = drives[0][0].rpartition(":")[2]
+            elif drives:
+                failed = runs[-1].failed_drives  # the set job.py fills as drives fail it
+                target.drive = restart_drive(ctx, target.library_name, drives, failed)
+            runs.append(target)
             target.reserved_elsewhere = ctx.others_media
+            pool = target.pool
+            target.claim_medium = lambda barcode: ctx.claim(Kind.MEDIUM, barcode, pool)
 
     try:
         ctx.outcome = run_backup(
@@ -96,8 +105,47 @@ def backup(ctx: JobContext) -> None:
             prepare_target=hold_to_reservation,
             resume_from=ctx.extras.pop("resume_from", None),
         )
-    except JobNotRunnable:
-        return  # canceled or suspended between the reservation and the start
+    except (JobNotRunnable, EndedMeanwhile):
+        return  # canceled or suspended between the reservation and the start (or a restart)
+
+
+class EndedMeanwhile(Exception):
+    """The job was canceled while its restarted run waited for a drive: nothing more to do."""
+
+
+def restart_drive(
+    ctx: JobContext, library: str, drives: list[tuple[str, str]], failed: set[str]
+) -> str:
+    """The drive a restarted run uses: the one it holds if that did not fail it, else another
+    of the library's drives it reserves first (giving back the failed one). With none free the
+    job is WAITING with the reason for delay until one is released (the job is QUEUED between
+    runs, so a cancel meanwhile ends it: ``EndedMeanwhile``)."""
+    key, grp = drives[0]
+    name = key.rpartition(":")[2]
+    if name not in failed:
+        return name
+    jobs = JobsStore(ctx.catalog)
+    names = list(ctx.site.endpoints(library).drives)
+    waiting = False
+    while True:
+        for other in names:
+            if other in failed or not ctx.claim(Kind.DRIVE, f"{library}:{other}", grp):
+                continue
+            ctx.reservations.unclaim(ctx.holder, Kind.DRIVE.value, key)
+            drives[0] = (f"{library}:{other}", grp)
+            return other
+        state = jobs.get_job(ctx.job.id).state
+        if state is JobState.ENDED or ctx.lost.is_set():
+            raise EndedMeanwhile
+        if not waiting and state is JobState.QUEUED:
+            why = f"{reasons.NO_DRIVES} Drive {name} failed it; it waits for another drive."
+            with contextlib.suppress(StaleJob):
+                jobs.transition(
+                    ctx.job.id, JobState.WAITING, actor=ctx.actor, reason=why,
+                    expected=JobState.QUEUED,
+                )  # fmt: skip
+            waiting = True
+        time.sleep(ctx.config.heartbeat_s)
 
 
 def restore(ctx: JobContext) -> None:
@@ -111,7 +159,15 @@ def restore(ctx: JobContext) -> None:
         return
     drives = dict(key.split(":", 1) for key in ctx.grant.of(Kind.DRIVE) if ":" in key)
     ctx.outcome = run_restore(
-        spec, ctx.site, catalog=ctx.catalog, actor=ctx.actor, job_id=job.id, drives=drives
+        spec,
+        ctx.site,
+        catalog=ctx.catalog,
+        actor=ctx.actor,
+        job_id=job.id,
+        drives=drives,
+        should_stop=ctx.cancel_requested,
+        stop_as=ctx.cancel_as,
+        on_file=ctx.extras.get("on_file"),
     )
 
 

@@ -113,6 +113,39 @@ class Reservations:
                     )
             return Outcome(result, taken)
 
+    def claim(self, holder: str, job_id: int, kind: str, key: str, grp: str) -> bool:
+        """Add one key to what ``holder`` already holds, in the same transaction discipline as
+        ``reserve`` (a job that spans onto its next tape, a restarted run moving to another
+        drive): True when it is (now) held by ``job_id``; False when another job holds it or
+        ``holder``'s lease is gone."""
+        now = self.clock.now()
+        with self.catalog.write() as conn:
+            queue.lock_dispatch(conn)
+            alive = conn.execute(sa.select(leases.c.holder).where(leases.c.holder == holder))
+            if alive.first() is None:
+                return False
+            taken = _taken(conn)
+            if (kind, key) in taken:
+                return taken[(kind, key)] == job_id
+            conn.execute(
+                sa.insert(reservations).values(
+                    holder=holder, job_id=job_id, kind=kind, key=key, grp=grp, reserved_at=now
+                )
+            )
+            return True
+
+    def unclaim(self, holder: str, kind: str, key: str) -> None:
+        """Give back one key ``holder`` no longer uses (a drive that failed it)."""
+        with self.catalog.write() as conn:
+            conn.execute(
+                sa.delete(reservations).where(
+                    reservations.c.holder == holder,
+                    reservations.c.kind == kind,
+                    reservations.c.key == key,
+                )
+            )
+            queue.bump(conn, queue.RELEASED)
+
     def heartbeat(self, holder: str, *, run_id: int | None = None) -> bool:
         """Renew the lease; False if it is gone (the sweeper took it: stop at once)."""
         now = self.clock.now()

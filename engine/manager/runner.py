@@ -69,6 +69,19 @@ class JobContext:
             or pending_control(self.catalog, self.job.id) is not None
         )
 
+    def cancel_requested(self) -> bool:
+        """What a non-preemptable job (restore, verify) polls between members: it cannot be
+        suspended or interrupted, only canceled (one catalog read)."""
+        request = pending_control(self.catalog, self.job.id)
+        return request is not None and request.action is ControlAction.CANCEL
+
+    def cancel_as(self) -> tuple[CompletionStatus, str]:
+        """The pending cancel's status (CANCELED / CANCELED_TIMED_OUT) and reason."""
+        request = pending_control(self.catalog, self.job.id)
+        if request is None or request.action is not ControlAction.CANCEL:
+            return CompletionStatus.CANCELED, "Canceled."
+        return request.status or CompletionStatus.CANCELED, request.reason
+
     def stop_as(self) -> tuple[CompletionStatus, JobState, str]:
         if self.lost.is_set():
             return CompletionStatus.RESUMED, JobState.WAITING, LEASE_LOST
@@ -83,6 +96,10 @@ class JobContext:
         if request is not None and request.action is ControlAction.SUSPEND:
             return CompletionStatus.RESUMED, JobState.SUSPENDED, request.reason
         return CompletionStatus.RESUMED, JobState.WAITING, reasons.NO_RESOURCES
+
+    def claim(self, kind: Kind, key: str, grp: str) -> bool:
+        """Reserve one more key while running (reservations.py ``claim``)."""
+        return self.reservations.claim(self.holder, self.job.id, kind.value, key, grp)
 
     def others_media(self) -> set[str]:
         """Media reserved by other jobs (a backup's target never picks them)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -54,6 +55,16 @@ MEDIUM_ERROR = "restore.medium_error"
 """A member the drive could not read (MEDIUM ERROR): reported for that file; the next
 member is reached by LOCATE, so one bad spot costs one file, not the job."""
 POSITION_MISMATCH = "restore.position_mismatch"
+STOP_POLL_MEMBERS = 32
+STOP_POLL_S = 1.0
+"""A stop request (the job manager's cancel) is polled between members, at most once every
+this many members or this many seconds, whichever comes first: one catalog read per poll."""
+
+
+class StopRequested(Exception):
+    """Raised between two members when ``PlanRunner.should_stop`` says so: every member
+    finished so far is complete on disk (extract.py renames a member in place only once it is
+    whole), none is half-written."""
 
 
 class MemberSink(Protocol):
@@ -133,6 +144,11 @@ class PlanRunner:
         self.located: list[tuple[str, int, int]] = []
         self.records_read = 0
         self.bytes = 0
+        self.should_stop: Callable[[], bool] | None = None
+        """Polled between members (``STOP_POLL_MEMBERS`` / ``STOP_POLL_S``): True raises
+        ``StopRequested``."""
+        self._since_poll = 0
+        self._polled_at = time.monotonic()
 
     def run(self, plan: Plan) -> None:
         try:
@@ -140,6 +156,18 @@ class PlanRunner:
                 self._volume(volume)
         finally:
             self.mounts.release_all()
+
+    def _poll_stop(self) -> None:
+        """Between two members: ask ``should_stop`` cheaply (module constants)."""
+        if self.should_stop is None:
+            return
+        self._since_poll += 1
+        now = time.monotonic()
+        if self._since_poll < STOP_POLL_MEMBERS and now - self._polled_at < STOP_POLL_S:
+            return
+        self._since_poll, self._polled_at = 0, now
+        if self.should_stop():
+            raise StopRequested
 
     def _open(self, volume: VolumePlan, info: SessionInfo) -> TapeSource | DiskSource:
         """A source on ``volume`` for members of session ``info``; a member continued on the
@@ -182,6 +210,7 @@ class PlanRunner:
         last: Entry | None = None
         try:
             for step in volume.steps:
+                self._poll_stop()
                 if (
                     source is None
                     or source.volume != volume.volume  # a member continued on the next volume

@@ -9,6 +9,9 @@
    (skipped at backup: each listed with the backup's reason); COMPLETED_WITH_ERRORS when
    some files failed (checksum mismatch, refused path, a file system error) while the rest
    were restored; FAILED on a device, medium or catalog failure; CANCELED on KeyboardInterrupt.
+   A cancel requested while it runs (``should_stop``, polled between members: execute.py
+   ``StopRequested``) ends it with the cancel's status and reason, the files restored so far
+   counted and said; every file is whole or absent (extract.py renames only complete files).
 
 ``plan_restore`` gives the plan alone, for ``tapir restore --plan``: no job, nothing moves.
 Threads: call from one thread.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import base64
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +35,7 @@ from engine.format.index import IndexError_
 from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.asof import LATEST, AsOf, NoSuchPoint
-from engine.restore.execute import PlanRunner
+from engine.restore.execute import PlanRunner, StopRequested
 from engine.restore.extract import Extractor, FileResult, Outcome, Overwrite
 from engine.restore.plan import Plan, PlanError, build_plan, check_reachable, locate_volumes
 from engine.restore.select import Selection, SelectionError, select
@@ -169,11 +173,16 @@ def run_restore(
     actor: str = "tapir",
     job_id: int | None = None,
     drives: dict[str, str] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    stop_as: Callable[[], tuple[CompletionStatus, str]] | None = None,
+    on_file: Callable[[FileResult], None] | None = None,
 ) -> RestoreOutcome:
     """Run ``spec`` now (module docstring). Returns the outcome; raises only for programming
     errors (and re-raises KeyboardInterrupt after recording CANCELED). ``job_id``: run this
     existing restore job (QUEUED or WAITING: the job manager reserved its media) instead of
-    creating one; ``drives``: library -> the drive reserved for it there."""
+    creating one; ``drives``: library -> the drive reserved for it there. ``should_stop``:
+    polled between members; ``stop_as``: then the cancel's status and reason. ``on_file``:
+    called with each file's result as it comes (progress)."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
@@ -193,13 +202,24 @@ def run_restore(
     jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Started.")
     out.run_id = jobs.start_run(job_id).id
     extractor = Extractor(os.fsencode(root), Overwrite(spec.overwrite))
-    runner = PlanRunner(site, site.media_store(), extractor, out.results.append)
+
+    def report(result: FileResult) -> None:
+        out.results.append(result)
+        if on_file is not None:
+            on_file(result)
+
+    runner = PlanRunner(site, site.media_store(), extractor, report)
     runner.mounts.drives = dict(drives or {})
+    runner.should_stop = should_stop
     try:
         runner.run(out.plan)
-        for path, exc in extractor.finish():
-            why = getattr(exc, "strerror", None) or str(exc)
-            out.results.append(FileResult(shown(path), Outcome.FAILED, why, "restore.dir"))
+        _finish_dirs(extractor, out)
+    except StopRequested:
+        _finish_dirs(extractor, out)
+        status, why = stop_as() if stop_as is not None else (CompletionStatus.CANCELED, "")
+        restored = out.count(Outcome.RESTORED) + out.count(Outcome.WARNING)
+        why = f"{why} Stopped while running: {restored} files restored before it stopped."
+        return _end(jobs, out, actor, started, None, status, runner, why.strip())
     except KeyboardInterrupt:
         _end(jobs, out, actor, started, None, CompletionStatus.CANCELED, runner)
         raise
@@ -208,6 +228,13 @@ def run_restore(
     finally:
         extractor.close()
     return _end(jobs, out, actor, started, None, completion(out), runner)
+
+
+def _finish_dirs(extractor: Extractor, out: RestoreOutcome) -> None:
+    """Directories restored get their attributes (also when the restore stops early)."""
+    for path, exc in extractor.finish():
+        why = getattr(exc, "strerror", None) or str(exc)
+        out.results.append(FileResult(shown(path), Outcome.FAILED, why, "restore.dir"))
 
 
 def completion(out: RestoreOutcome) -> CompletionStatus:
@@ -227,6 +254,7 @@ def _end(
     exc: BaseException | None,
     status: CompletionStatus = CompletionStatus.FAILED_TO_START,
     runner: PlanRunner | None = None,
+    reason: str | None = None,
 ) -> RestoreOutcome:
     out.status = status
     out.seconds = time.monotonic() - started
@@ -248,11 +276,15 @@ def _end(
                 "rate": out.bytes / max(out.seconds, 1e-9),
             },
         )
-    reason = out.error or {
-        CompletionStatus.COMPLETED: "Completed.",
-        CompletionStatus.COMPLETED_WITH_ERRORS: f"Completed; {failed} files failed.",
-        CompletionStatus.COMPLETED_WITH_EXCEPTIONS: "Completed with warnings.",
-        CompletionStatus.CANCELED: "Canceled by the user.",
-    }.get(status, status.value)
+    reason = (
+        reason
+        or out.error
+        or {
+            CompletionStatus.COMPLETED: "Completed.",
+            CompletionStatus.COMPLETED_WITH_ERRORS: f"Completed; {failed} files failed.",
+            CompletionStatus.COMPLETED_WITH_EXCEPTIONS: "Completed with warnings.",
+            CompletionStatus.CANCELED: "Canceled by the user.",
+        }.get(status, status.value)
+    )
     jobs.transition(out.job_id, JobState.ENDED, actor=actor, reason=reason, status=status)
     return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from engine.format.index import IndexError_
 from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.asof import AsOf, NoSuchPoint, PointInTime
-from engine.restore.execute import PlanRunner
+from engine.restore.execute import PlanRunner, StopRequested
 from engine.restore.extract import FileResult, Outcome
 from engine.restore.plan import Plan, PlanError, build_plan, check_reachable, locate_volumes
 from engine.restore.select import Chosen
@@ -136,10 +137,18 @@ def stored_members(files: FilesStore, run_id: int) -> list[Chosen]:
 
 
 def run_verify(
-    spec: VerifySpec, site: Site, *, catalog: Catalog | None = None, actor: str = "tapir"
+    spec: VerifySpec,
+    site: Site,
+    *,
+    catalog: Catalog | None = None,
+    actor: str = "tapir",
+    should_stop: Callable[[], bool] | None = None,
+    stop_as: Callable[[], tuple[CompletionStatus, str]] | None = None,
 ) -> VerifyOutcome:
     """Run ``spec`` now (module docstring). Returns the outcome; raises only for programming
-    errors (and re-raises KeyboardInterrupt after recording CANCELED)."""
+    errors (and re-raises KeyboardInterrupt after recording CANCELED). ``should_stop``: polled
+    between members (execute.py); True ends it with ``stop_as``'s status and reason (a cancel:
+    verify is not preemptable, so it is never suspended), the files checked so far counted."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
     jobs, files = JobsStore(catalog), FilesStore(catalog)
@@ -161,8 +170,13 @@ def run_verify(
     out.run_id = jobs.start_run(job_id).id
     checker = Checker()
     runner = PlanRunner(site, site.media_store(), checker, out.results.append)
+    runner.should_stop = should_stop
     try:
         runner.run(out.plan)
+    except StopRequested:
+        status, why = stop_as() if stop_as is not None else (CompletionStatus.CANCELED, "")
+        why = f"{why} Stopped while running: {checker.files} files checked before it stopped."
+        return _end(jobs, out, actor, started, None, status, checker, why.strip())
     except KeyboardInterrupt:
         _end(jobs, out, actor, started, None, CompletionStatus.CANCELED, checker)
         raise
@@ -180,6 +194,7 @@ def _end(
     exc: BaseException | None,
     status: CompletionStatus = CompletionStatus.FAILED_TO_START,
     checker: Checker | None = None,
+    reason: str | None = None,
 ) -> VerifyOutcome:
     out.status = status
     out.seconds = time.monotonic() - started
@@ -203,14 +218,18 @@ def _end(
                 "differ": [r.to_dict() for r in differ[:KEPT_DIFFER]],
             },
         )
-    reason = out.error or {
-        CompletionStatus.COMPLETED: "Completed; every file matches its checksum.",
-        CompletionStatus.COMPLETED_WITH_ERRORS: (
-            f"Completed; {len(differ)} files differ: "
-            + ", ".join(os.fsdecode(r.path) for r in differ[:3])
-            + (", ..." if len(differ) > 3 else "")
-        ),
-        CompletionStatus.CANCELED: "Canceled by the user.",
-    }.get(status, status.value)
+    reason = (
+        reason
+        or out.error
+        or {
+            CompletionStatus.COMPLETED: "Completed; every file matches its checksum.",
+            CompletionStatus.COMPLETED_WITH_ERRORS: (
+                f"Completed; {len(differ)} files differ: "
+                + ", ".join(os.fsdecode(r.path) for r in differ[:3])
+                + (", ..." if len(differ) > 3 else "")
+            ),
+            CompletionStatus.CANCELED: "Canceled by the user.",
+        }.get(status, status.value)
+    )
     jobs.transition(out.job_id, JobState.ENDED, actor=actor, reason=reason, status=status)
     return out

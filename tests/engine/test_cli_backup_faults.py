@@ -56,7 +56,7 @@ def test_power_loss_through_the_cli_suspect_tape_shown_and_the_job_resumed(
     assert failed.returncode == 2, failed.stderr
     out = json.loads(failed.stdout)
     tape = out["volumes"][0]
-    assert out["status"] == "FAILED" and out["error_code"] == "backup.drive_lost"
+    assert out["status"] == "TIMED_OUT" and out["error_code"] == "backup.drive_lost"
     assert f"Drive drive0 stopped answering while writing {tape}" in out["error"]
     assert f"{tape} is now SUSPECT" in out["error"]
 

@@ -71,7 +71,7 @@ def test_a_drive_offline_without_restart_fails_with_the_reason(tmp_path: Path) -
     with make_site(tmp_path) as site:
         sim_faults(site).arm(Fault("drive_offline", "drive0", nth=20, opcode="WRITE_6"))
         out = run_backup(spec(src), site, actor="t")
-    assert out.status is CompletionStatus.FAILED and out.error_code == "backup.drive_lost"
+    assert out.status is CompletionStatus.TIMED_OUT and out.error_code == "backup.drive_lost"
     assert "Drive drive0 stopped answering while writing SML001L8" in (out.error or "")
 
 

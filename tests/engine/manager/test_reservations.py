@@ -76,3 +76,24 @@ def test_a_second_holder_of_a_key_is_refused_by_the_database(tmp_path: Path) -> 
             )
         )  # fmt: skip
     catalog.close()
+
+
+def test_claim_adds_one_free_key_to_a_live_holder_only(tmp_path: Path) -> None:
+    catalog = open_catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    jobs = JobsStore(catalog)
+    a, b = jobs.create_job("backup", "a", {}), jobs.create_job("backup", "b", {})
+    reservations = Reservations(catalog, lease_s=30)
+    ha, hb = holder_id(a), holder_id(b)
+    reservations.reserve(a, ha, Request((media_from_pool("default", ["T1"]),)))
+    reservations.reserve(b, hb, Request())
+    assert reservations.claim(hb, b, "medium", "T1", "default") is False  # a's
+    assert reservations.claim(hb, b, "medium", "T2", "default") is True
+    assert reservations.claim(hb, b, "medium", "T2", "default") is True  # already b's
+    assert reservations.claim(ha, a, "medium", "T2", "default") is False
+    reservations.unclaim(hb, "medium", "T2")
+    assert reservations.claim(ha, a, "medium", "T2", "default") is True
+    reservations.release(hb)
+    assert reservations.claim(hb, b, "medium", "T3", "default") is False  # its lease is gone
+    held = sorted((h.job_id, h.key) for h in reservations.held())
+    catalog.close()
+    assert held == [(a, "T1"), (a, "T2")]
