@@ -31,6 +31,9 @@ Where a full restore's time goes (1 GiB, 256 KiB records; perf and cProfile, Nov
   256 MiB); the data is never copied between layers (memoryviews of the record read);
 - fixed per restore: ~0.15 s (catalog queries and job rows, the robot's move and unmount
   with hwsim's state files): most of the gap at sizes under 1 GiB;
+- measured with this bench at 2 GiB, --runs 3, load 6-7 on 2 CPUs, base and head alternated:
+  before 5.24 s / 4.18 s (0.34x / 0.53x tar), after 3.58 s / 3.32 s (0.66x / 0.47x tar);
+  tar itself varied 1.56-2.36 s. Above ~2 GiB the kernel's dirty-page limit throttles both;
 - a writer thread overlapping ``pwrite`` with the next READ was tried and measured no better
   (GIL hand-offs on 2 shared CPUs), so it is not used.
 """
