@@ -64,7 +64,7 @@ from drivers.ssc_data import (
     parse_tape_capacity,
 )
 from drivers.tapealert import TapeAlerts, parse_tapealert
-from drivers.transport.contract import Transport
+from drivers.transport.contract import ScsiStatus, Transport
 
 MOTION_TIMEOUT_S = 1800.0  # rewind, locate, space, load: a full LTO wind plus retries
 READ_WRITE_TIMEOUT_S = 900.0  # a read may retry a block many times before giving up
@@ -73,6 +73,8 @@ ASC_NONE, ASCQ_CLEANING_REQUESTED, ASCQ_BOP = 0x00, 0x17, 0x04
 SPACE_6_RANGE = range(-(1 << 23), 1 << 23)
 MAX_TRANSFER_6 = (1 << 24) - 1
 DENSITY_NO_CHANGE = 0x7F
+_GOOD = int(ScsiStatus.GOOD)
+_READ_CDBS: dict[tuple[bool, int], bytes] = {}  # READ(6) variable CDBs by (sili, length)
 MEDIUM_TYPE_WORM = 0x01
 DENSITY_SUPPORT_LEN = 0xFFFF
 BLOCK_LIMITS_LEN = 6
@@ -122,8 +124,9 @@ class SscDriver(SpcDriver):
         Statuses without sense, unreadable sense and deferred errors raise here.
         """
         result = self.send(cdb, data_out=data_out, data_in_len=data_in_len, timeout_s=timeout_s)
-        if error_for_result(result, self.name, cdb) is None:  # named only when it failed:
-            return bytes(result.data), None  # a record's WRITE is the hot path (issue 4)
+        # the per-record path: nothing to build or name when the status is GOOD (issue 4, 5)
+        if result.status == _GOOD or error_for_result(result, self.name, cdb) is None:
+            return bytes(result.data), None
         error = error_for_result(result, self.name, cdb, command=self.command_name(cdb))
         assert error is not None
         if not isinstance(error, SenseError) or error.sense.deferred:
@@ -165,7 +168,9 @@ class SscDriver(SpcDriver):
 
         ``sili``: suppress the ILI report for a record shorter than ``length``.
         """
-        cdb = cdbs.READ_6.encode(sili=sili, transfer_length=length)
+        cdb = _READ_CDBS.get((sili, length))
+        if cdb is None:  # one encoding per (sili, length): a restore reads one size throughout
+            cdb = _READ_CDBS[(sili, length)] = cdbs.READ_6.encode(sili=sili, transfer_length=length)
         return self._read(cdb, length, fixed=False)
 
     def read_fixed(self, blocks: int, block_size: int) -> ReadResult:

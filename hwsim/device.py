@@ -22,6 +22,7 @@ from hwsim.sense import build_sense
 
 STATUS_GOOD = 0x00
 STATUS_CHECK_CONDITION = 0x02
+_OPCODE_NAMES: dict[tuple[type, int], str] = {}  # SimDevice.opcode_name by (class, opcode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +235,16 @@ class SimDevice:
 
     @classmethod
     def opcode_name(cls, opcode: int) -> str:
-        """The command's name in this device type's command sets, or its hex code."""
+        """The command's name in this device type's command sets, or its hex code (cached:
+        fault matching asks for every command, and enum lookups cost more than the READ)."""
+        key = (cls, opcode)
+        name = _OPCODE_NAMES.get(key)
+        if name is None:
+            name = _OPCODE_NAMES[key] = cls._lookup_opcode_name(opcode)
+        return name
+
+    @classmethod
+    def _lookup_opcode_name(cls, opcode: int) -> str:
         for command_set in cls.command_sets:
             try:
                 return command_set(opcode).name
