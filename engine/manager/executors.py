@@ -171,6 +171,27 @@ def restore(ctx: JobContext) -> None:
     )
 
 
+def verify(ctx: JobContext) -> None:
+    from engine.verify.job import VerifySpec, run_verify
+
+    refresh_inventories(ctx.site)
+    spec = ctx.extras.get("spec") or VerifySpec.from_dict(ctx.job.spec)
+    job = JobsStore(ctx.catalog).get_job(ctx.job.id)
+    if job.state not in (JobState.QUEUED, JobState.WAITING):
+        return
+    drives = dict(key.split(":", 1) for key in ctx.grant.of(Kind.DRIVE) if ":" in key)
+    ctx.outcome = run_verify(
+        spec,
+        ctx.site,
+        catalog=ctx.catalog,
+        actor=ctx.actor,
+        job_id=job.id,
+        drives=drives,
+        should_stop=ctx.cancel_requested,
+        stop_as=ctx.cancel_as,
+    )
+
+
 def unsupported(ctx: JobContext) -> None:
     JobsStore(ctx.catalog).transition(
         ctx.job.id,
@@ -181,7 +202,7 @@ def unsupported(ctx: JobContext) -> None:
     )
 
 
-EXECUTORS: dict[str, Executor] = {"backup": backup, "restore": restore}
+EXECUTORS: dict[str, Executor] = {"backup": backup, "restore": restore, "verify": verify}
 
 
 def executor_for(job_type: str) -> Executor:

@@ -59,6 +59,8 @@ class SiteProber:
             return self._backup(spec)
         if job.type == "restore":
             return self._restore(spec)
+        if job.type == "verify":
+            return self._verify(spec)
         return r.Request()
 
     # -- backups ---------------------------------------------------------------------------
@@ -95,7 +97,6 @@ class SiteProber:
     def _restore(self, spec: dict[str, Any]) -> r.Request:
         from engine.restore.asof import NoSuchPoint
         from engine.restore.job import RestoreSpec, plan_restore
-        from engine.restore.plan import DISK
         from engine.restore.select import SelectionError
 
         restore = RestoreSpec.from_dict(spec)
@@ -103,6 +104,21 @@ class SiteProber:
             plan = plan_restore(restore, self.site, catalog=self.site.catalog())
         except (SelectionError, NoSuchPoint) as exc:
             raise ProbeRefused(str(exc)) from exc
+        return self._read_needs(plan)
+
+    def _verify(self, spec: dict[str, Any]) -> r.Request:
+        from engine.verify.job import VerifyRefused, VerifySpec, plan_verify
+
+        try:
+            _run, plan = plan_verify(VerifySpec.from_dict(spec), self.site, self.site.catalog())
+        except VerifyRefused as exc:
+            raise ProbeRefused(str(exc)) from exc
+        return self._read_needs(plan)
+
+    def _read_needs(self, plan: Any) -> r.Request:
+        """What reading ``plan``'s tapes takes: each medium, and one drive of its library."""
+        from engine.restore.plan import DISK
+
         needs: list[r.Need] = []
         library = None
         for volume in plan.volumes:

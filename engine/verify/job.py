@@ -67,6 +67,14 @@ class VerifySpec:
     def to_dict(self) -> dict[str, Any]:
         return {"job": self.job, "run": self.run_number}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VerifySpec:
+        """Back from ``to_dict``: the spec a queued verify job keeps in the catalog."""
+        return cls(int(d["job"]), d.get("run"))
+
+    def job_name(self) -> str:
+        return f"verify job {self.job}" + (f" run {self.run_number}" if self.run_number else "")
+
 
 @dataclass
 class VerifyOutcome:
@@ -136,6 +144,20 @@ def stored_members(files: FilesStore, run_id: int) -> list[Chosen]:
     return chosen
 
 
+def plan_verify(spec: VerifySpec, site: Site, catalog: Catalog) -> tuple[int, Plan]:
+    """The backup run ``spec`` names and the media plan that reads every member it stored,
+    with where each volume is now (the job manager reserves from it). Raises
+    ``VerifyRefused``."""
+    files, jobs = FilesStore(catalog), JobsStore(catalog)
+    run_id = backup_run(files, jobs, spec)
+    chosen = stored_members(files, run_id)
+    if not chosen:
+        raise VerifyRefused(f"Job {spec.job}'s run stored no files; nothing to verify.")
+    plan = build_plan(files, chosen)
+    locate_volumes(plan, site)
+    return run_id, plan
+
+
 def run_verify(
     spec: VerifySpec,
     site: Site,
@@ -144,25 +166,24 @@ def run_verify(
     actor: str = "tapir",
     should_stop: Callable[[], bool] | None = None,
     stop_as: Callable[[], tuple[CompletionStatus, str]] | None = None,
+    job_id: int | None = None,
+    drives: dict[str, str] | None = None,
 ) -> VerifyOutcome:
     """Run ``spec`` now (module docstring). Returns the outcome; raises only for programming
-    errors (and re-raises KeyboardInterrupt after recording CANCELED). ``should_stop``: polled
-    between members (execute.py); True ends it with ``stop_as``'s status and reason (a cancel:
-    verify is not preemptable, so it is never suspended), the files checked so far counted."""
+        errors (and re-raises KeyboardInterrupt after recording CANCELED). ``job_id``/``drives``: an
+    existing verify job the job manager reserved media and drives for (library -> drive), as
+    ``run_restore`` takes them. ``should_stop``: polled
+        between members (execute.py); True ends it with ``stop_as``'s status and reason (a cancel:
+        verify is not preemptable, so it is never suspended), the files checked so far counted."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
-    jobs, files = JobsStore(catalog), FilesStore(catalog)
-    name = f"verify job {spec.job}" + (f" run {spec.run_number}" if spec.run_number else "")
-    job_id = jobs.create_job(JOB_TYPE, name, spec.to_dict(), actor=actor)
-    jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
+    jobs = JobsStore(catalog)
+    if job_id is None:
+        job_id = jobs.create_job(JOB_TYPE, spec.job_name(), spec.to_dict(), actor=actor)
+        jobs.transition(job_id, JobState.QUEUED, actor=actor, reason=f"Submitted by {actor}.")
     out = VerifyOutcome(job_id)
     try:
-        out.verified_run = backup_run(files, jobs, spec)
-        chosen = stored_members(files, out.verified_run)
-        if not chosen:
-            raise VerifyRefused(f"Job {spec.job}'s run stored no files; nothing to verify.")
-        out.plan = build_plan(files, chosen)
-        locate_volumes(out.plan, site)
+        out.verified_run, out.plan = plan_verify(spec, site, catalog)
         check_reachable(out.plan)
     except (VerifyRefused, *FAILURES) as exc:
         return _end(jobs, out, actor, started, exc)
@@ -170,6 +191,7 @@ def run_verify(
     out.run_id = jobs.start_run(job_id).id
     checker = Checker()
     runner = PlanRunner(site, site.media_store(), checker, out.results.append)
+    runner.mounts.drives = dict(drives or {})
     runner.should_stop = should_stop
     try:
         runner.run(out.plan)
