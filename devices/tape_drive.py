@@ -274,18 +274,9 @@ class TapeDrive:
         """SPACE to end of data: where the next session is appended."""
         self._io(ErrorKind.POSITION, self.driver.space_to_end_of_data, repeatable=True)
 
-    def close_cut_file(self) -> bool:
-        """At end of data: if the last object before it is not a filemark (a session cut
-        short by a crash of the writing host wrote none), write one, so what comes next is a
-        tape file of its own. True if a filemark was written. Leaves the tape at end of data."""
-        at = self.position()
-        self._io(ErrorKind.POSITION, self.driver.space, -1, SpaceCode.FILEMARKS, repeatable=True)
-        before = self.position()
-        self.space_to_end_of_data()
-        if before == at - 1:
-            return False
-        self.write_filemarks(1)
-        return True
+    def space_filemarks(self, count: int) -> None:
+        """SPACE over ``count`` filemarks (negative: toward the beginning)."""
+        self._io(ErrorKind.POSITION, self.driver.space, count, SpaceCode.FILEMARKS, repeatable=True)
 
     def set_block_size(self, n: int) -> None:
         """0 selects variable-block mode (one WRITE = one record), else fixed ``n``-byte blocks."""

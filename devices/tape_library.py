@@ -245,8 +245,7 @@ class TapeLibrary:
         raise err.NoFreeDrive(
             self.name,
             f"{self.name}: no free drive for {barcode} (all are loaded, down or offline"
-            + (f", or failed this job: {', '.join(sorted(avoid))}" if avoid else "")
-            + "); "
+            f"{', or failed the job: ' + ', '.join(sorted(avoid)) if avoid else ''}); "
             "unmount a cartridge or bring a drive up.",
         )
 

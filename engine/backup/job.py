@@ -105,7 +105,7 @@ class _Call:
     source: str
     progress: Callable[[Progress], None] | None
     on_item_error: ItemErrorHandler | None
-    should_stop: Callable[[], bool] | None
+    should_stop: Callable[[], bool | str] | None
     stop_state: JobState
     avoid_drives: set[str] = field(default_factory=set)
     """Drives that failed this job (tape targets): its later runs use others."""
@@ -124,7 +124,7 @@ def run_backup(
     progress: Callable[[Progress], None] | None = None,
     on_item_error: ItemErrorHandler | None = None,
     job_id: int | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool | str] | None = None,
     stop_state: JobState = JobState.QUEUED,
     resume: bool = True,
     resume_from: int | None = None,
@@ -137,7 +137,8 @@ def run_backup(
     ``job_id``: run this existing backup job (QUEUED, WAITING or NOT_SUBMITTED) instead of
     creating one; with ``resume`` its new run continues from its previous run's last
     checkpoint if that run did not complete (resume.py). ``should_stop`` is polled after each
-    checkpoint (format thread, must not block): when it returns True the run ends cleanly
+    checkpoint (format thread, must not block): when it returns True (or a reason for the
+    job's history, e.g. "Preempted by job 9.") the run ends cleanly
     there as RESUMED, the job goes to ``stop_state`` (QUEUED or WAITING) and the outcome has
     ``stopped``; the job's next run resumes from that checkpoint. ``resume_from``: continue
     the last run of that (ended) job instead, e.g. a new job retrying a FAILED one.
@@ -244,6 +245,9 @@ def _one_run(
             call.prepare_target(target)
         target.check()
     except DEVICE_FAILURES as exc:
+        if refused is CompletionStatus.FAILED:  # the job did run: this run records why
+            jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Restarted.")
+            outcome.run_id = jobs.start_run(job_id).id
         return end_run(jobs, outcome, actor, started, exc, status=refused)
     if point is not None:
         choice = resume_choice(point)
@@ -330,9 +334,10 @@ def _one_run(
     files.end_session(session_id, files=counters.files, bytes=counters.bytes)
     if result.stopped:
         outcome.stopped = True
+        why = (result.stop_reason or "on request").rstrip(".")
         reason = (
-            f"Stopped at checkpoint {counters.checkpoints} on request; the next run resumes "
-            "from it."
+            f"Stopped at checkpoint {counters.checkpoints - 1} ({why}); the next run resumes "
+            "from it."  # counters.checkpoints counts the session's end too
         )
         status, then = CompletionStatus.RESUMED, call.stop_state
         if call.stop_as is not None:

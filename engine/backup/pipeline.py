@@ -48,8 +48,9 @@ from engine.format.writer import ArchiveWriter, SessionSummary
 
 GIB = 1 << 30
 DEFAULT_CHECKPOINT_BYTES = 16 * GIB
-"""~45 s of LTO-8 streaming (360 MB/s): the ~3 s a flush costs (the drive stops and
-repositions) stays under 7% of the time, and a failure loses at most that much catalog."""
+"""~45 s of LTO-8 streaming (360 MB/s): the reposition a flush costs (~2.5 s: the drive stops
+and starts again) keeps a modeled LTO-8/9 drive above 95% of its native rate, the smallest
+such interval (bench/checkpoint_streaming.py); a failure costs at most that much re-written."""
 DEFAULT_CHECKPOINT_SECONDS = 600.0
 """Bounds what a failure costs when the source is slow (many small files, a busy disk)."""
 DEFAULT_READERS = 2
@@ -88,10 +89,11 @@ class PipelineOptions:
     detect_sparse: bool = True
     opener: Opener = open_source
     """Test seam (reader.py): e.g. a file raising EIO at a chosen offset."""
-    should_stop: Callable[[], bool] | None = None
-    """Polled right after each checkpoint (format thread; must not block): True ends the run
-    there, cleanly: the items already formatted are written, the session ends (index,
-    filemark, flush) and committed, and nothing more is read (``PipelineResult.stopped``)."""
+    should_stop: Callable[[], bool | str] | None = None
+    """Polled right after each checkpoint (format thread; must not block): True (or a reason,
+    e.g. "Preempted by job 9.") ends the run there, cleanly: the items already formatted are
+    written, the session ends (index, filemark, flush) and is committed, and nothing more is
+    read (``PipelineResult.stopped``, ``stop_reason``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +114,7 @@ class PipelineResult:
     counters: Counters
     stopped: bool = False
     """Ended early by ``PipelineOptions.should_stop`` at a checkpoint."""
+    stop_reason: str | None = None
 
 
 class Pipeline:
@@ -189,6 +192,7 @@ class Pipeline:
         self._started = time.monotonic()
         self._next_progress = 0.0
         self.stopped = False
+        self.stop_reason: str | None = None
 
     def _report(self, path: str, exc: ItemException) -> None:
         with self._report_lock:  # scan and reader threads report concurrently
@@ -230,7 +234,7 @@ class Pipeline:
         c.rows = self.catalog.committed
         c.volumes = summary.volumes
         self._tick(force=True)
-        return PipelineResult(summary, c, stopped=self.stopped)
+        return PipelineResult(summary, c, stopped=self.stopped, stop_reason=self.stop_reason)
 
     def _stop_reading(self, scan_thread: threading.Thread) -> None:
         """A stop at a checkpoint: the scan and reader threads end, and the batches they had
@@ -283,8 +287,10 @@ class Pipeline:
             if self.checkpoints.due(self.counters.bytes):
                 self.checkpoints.run(self.items.covered(), self.counters.bytes)
                 stop = self.options.should_stop
-                if stop is not None and stop():
+                verdict = stop() if stop is not None else False
+                if verdict:
                     self.stopped = True
+                    self.stop_reason = verdict if isinstance(verdict, str) else None
                     return
             self.write.check()
             if time.monotonic() >= self._next_progress:

@@ -26,10 +26,6 @@ from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.jobs.states import SUCCESS_STATUSES, CompletionStatus
 
-NOT_RESUMABLE = SUCCESS_STATUSES | {CompletionStatus.FAILED_TO_START}
-"""A completed run is not continued (the next run is a new backup); an unstarted one wrote
-nothing to continue from."""
-
 
 @dataclass(frozen=True, slots=True)
 class ResumePoint:
@@ -45,25 +41,23 @@ class ResumePoint:
 
 
 def resume_point(jobs: JobsStore, files: FilesStore, job_id: int) -> ResumePoint | None:
-    """The job's last run if the next run should continue from it (module docstring), else
-    None: no run yet, the last one completed, never started, or is still open (the caller's
-    ``start_run`` refuses an open run with ``RunConflict``)."""
-    history = jobs.runs(job_id)
-    if not history:
-        return None
-    last = history[-1]
-    if (
-        last.ended_at is None
-        or last.status is None
-        or last.status in NOT_RESUMABLE
-        or last.level is None
-        or last.started_ns is None
-    ):
-        return None
-    rows = files.count(last.id)
-    if rows == 0 and last.base_run_id is None:
-        return None  # a full run that committed nothing: a fresh full is the same thing
-    return ResumePoint(last.id, last.number, Level(last.level), last.started_ns, rows, last.status)
+    """The run of the job the next run should continue from (module docstring), else None:
+    no run yet, the last one completed, or is still open (the caller's ``start_run`` refuses
+    an open run with ``RunConflict``). Runs that wrote nothing (refused before writing, a
+    full run failing before its first checkpoint) are passed over: the run before them holds
+    the checkpoint."""
+    for run in reversed(jobs.runs(job_id)):
+        if run.ended_at is None or run.status is None or run.status in SUCCESS_STATUSES:
+            return None
+        if run.status is CompletionStatus.FAILED_TO_START or run.level is None:
+            continue
+        if run.started_ns is None:
+            continue
+        rows = files.count(run.id)
+        if rows == 0 and run.base_run_id is None:
+            continue  # a full run that committed nothing: a fresh full is the same thing
+        return ResumePoint(run.id, run.number, Level(run.level), run.started_ns, rows, run.status)
+    return None
 
 
 def resume_choice(point: ResumePoint) -> BaseChoice:

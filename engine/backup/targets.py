@@ -129,7 +129,7 @@ def resolve_target(text: str, site: Site, store: MediaStore, *, pool: str | None
 
     config = site.config
     if text.startswith(("/", "./", "~")) or (os.sep in text and not text.startswith("hwsim:")):
-        if text.startswith("/dev/"):
+        if text.startswith("/dev/") and not os.path.isdir(text):  # /dev/shm/x is a directory
             return DriveTarget(site, text, store, pool=pool)
         path = Path(text).expanduser()
         mount = find_mount_path(path, site, store)

@@ -106,6 +106,14 @@ def backup(
             "as a new run from the last checkpoint on other media, up to N times.",
         ),
     ] = 0,
+    drive_wait: Annotated[
+        float | None,
+        typer.Option(
+            "--drive-wait",
+            min=0,
+            help="Seconds to wait for a drive that stopped answering mid-write (default 60).",
+        ),
+    ] = None,
     resume: Annotated[
         int | None,
         typer.Option(
@@ -150,6 +158,7 @@ def backup(
             ),
             checkpoint_seconds=checkpoint_seconds or DEFAULT_CHECKPOINT_SECONDS,
             restarts=restarts,
+            **({"drive_wait_s": drive_wait} if drive_wait is not None else {}),
         )
     except BadOption as exc:
         fail(str(exc))

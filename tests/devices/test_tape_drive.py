@@ -19,6 +19,7 @@ from devices.events import (
 )
 from devices.label import OverwriteRefused, StartKind, new_label
 from devices.media import ErrorKind, MediaState
+from devices.tape_append import close_cut_file
 from devices.tape_drive import RecordKind, TapeDrive
 from devices.tape_library import TapeLibrary
 from devices.tapealert_actions import AlertAction, actions_for
@@ -265,14 +266,14 @@ def test_a_tape_file_cut_without_a_filemark_is_closed_before_appending(
     tape.write_record(record(RECORD, 0))
     tape.write_filemarks(1)  # a complete tape file
     tape.space_to_end_of_data()
-    assert tape.close_cut_file() is False  # ends with a filemark: nothing to do
+    assert close_cut_file(tape) is False  # ends with a filemark: nothing to do
     tape.write_record(record(RECORD, 1))
     tape.write_record(record(RECORD, 2))
     tape.flush()  # a session cut here (the writing host died): no filemark
     tape.rewind()
     tape.space_to_end_of_data()
-    assert tape.close_cut_file() is True
+    assert close_cut_file(tape) is True
     end = tape.position()
     tape.space_to_end_of_data()
     assert tape.position() == end == 5  # 0 rec, 1 fm, 2-3 rec, 4 fm: appends go to 5
-    assert tape.close_cut_file() is False
+    assert close_cut_file(tape) is False

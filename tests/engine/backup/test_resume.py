@@ -151,3 +151,42 @@ def test_a_resumed_run_may_continue_on_another_tape(tmp_path: Path) -> None:
     assert second.volumes and second.volumes[0] != first.volumes[0]
     assert restored.status is CompletionStatus.COMPLETED, restored.error
     assert compare_trees(src, tmp_path / "dst" / str(src).lstrip("/")) == []
+
+
+def test_a_stop_with_a_reason_can_leave_the_job_waiting(tmp_path: Path) -> None:
+    src = tree(tmp_path / "src")
+    with make_site(tmp_path) as site:
+        out = run_backup(
+            spec(src),
+            site,
+            actor="t",
+            should_stop=lambda: "Preempted by job 9.",
+            stop_state=JobState.WAITING,
+        )
+        job = JobsStore(site.catalog()).get_job(out.job_id)
+        again = run_backup(spec(src), site, actor="t", job_id=out.job_id)
+    assert out.stopped and job.state is JobState.WAITING
+    assert job.state_reason == (
+        "Stopped at checkpoint 1 (Preempted by job 9); the next run resumes from it."
+    )
+    assert again.status is CompletionStatus.COMPLETED and again.resumed_from == 1
+
+
+def test_a_run_refused_before_writing_keeps_the_checkpoint_for_the_next_one(
+    tmp_path: Path,
+) -> None:
+    src = tree(tmp_path / "src")
+    _, should_stop = stop_after(2)
+    with make_site(tmp_path) as site:
+        first = run_backup(spec(src), site, actor="t", should_stop=should_stop)  # type: ignore[arg-type]
+        moved = tmp_path / "src-away"
+        src.rename(moved)  # the source's disk is not mounted: the next run is refused
+        refused = run_backup(spec(src), site, actor="t", job_id=first.job_id)
+        moved.rename(src)
+        jobs = JobsStore(site.catalog())
+        third = run_backup(spec(src), site, actor="t", resume_from=first.job_id)
+        runs = jobs.runs(first.job_id)
+    assert refused.status is CompletionStatus.FAILED and "does not exist" in refused.error
+    assert runs[1].error and "does not exist" in runs[1].error
+    assert third.status is CompletionStatus.COMPLETED and third.resumed_from == 1
+    assert first.counters.files + third.counters.files == FILES
