@@ -14,16 +14,16 @@ selected, a bad option, or the run failed (one line on stderr; the job records i
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from devices.disk import format_bytes
 from engine.cli.common import ACTOR, CatalogOpt, JsonOpt, open_site, print_json
 from engine.cli.errors import fail
+from engine.cli.managed import EXIT_INTERRUPTED, run_as_job
 from engine.restore.extract import Outcome, Overwrite
 
-EXIT_INTERRUPTED = 130
 SHOWN_FILES = 20
 
 
@@ -91,7 +91,9 @@ def restore(
                     typer.echo(line)
             return
         else:
-            out = _managed(spec, site)
+            from engine.restore.job import JOB_TYPE
+
+            out = run_as_job(site, JOB_TYPE, spec)
     if as_json:
         print_json({**out.to_dict(), "exit_code": out.exit_code})
     elif out.run_id is not None:
@@ -110,36 +112,3 @@ def restore(
     if out.error:
         typer.echo(f"tapir: {out.error.rstrip()} (job {out.job_id}: {out.status.value})", err=True)
     raise typer.Exit(out.exit_code)
-
-
-def _managed(spec: Any, site: Any) -> Any:
-    """The restore as a job of the job manager (engine/manager/foreground.py): its source
-    media and a drive reserved all-or-nothing, waiting (the reason on stderr) while other jobs
-    hold them; the outcome."""
-    from engine.catalog.jobs_store import JobsStore
-    from engine.manager.config import load_manager_config
-    from engine.manager.foreground import run_managed
-    from engine.restore.job import JOB_TYPE
-
-    catalog = site.catalog()
-    jobs = JobsStore(catalog)
-    job_id = jobs.create_job(JOB_TYPE, spec.job_name(), spec.to_dict(), actor=ACTOR)
-    try:
-        out = run_managed(
-            site,
-            catalog,
-            job_id,
-            load_manager_config(),
-            actor=ACTOR,
-            extras={"spec": spec},
-            on_wait=lambda job, reason: typer.echo(
-                f"job {job.id}: {job.state.value.lower()}: {reason}", err=True
-            ),
-        )
-    except KeyboardInterrupt:
-        fail("interrupted: the job is recorded as CANCELED", EXIT_INTERRUPTED)
-    if out is None:
-        job = jobs.get_job(job_id)
-        status = job.status.value if job.status else job.state.value
-        fail(f"{job.state_reason} (job {job_id}: {status})")
-    return out
