@@ -45,10 +45,14 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as ``python3 bench/restore_speed.py``: this checkout's code
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.datasets import LARGE, MIB, ensure
 
