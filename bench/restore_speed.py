@@ -48,7 +48,11 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import replace
+import sys
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as ``python3 bench/restore_speed.py``: this checkout's code
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.datasets import LARGE, MIB, ensure
 
