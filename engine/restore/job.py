@@ -35,9 +35,10 @@ from engine.format.index import IndexError_
 from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.asof import LATEST, AsOf, NoSuchPoint
+from engine.restore.copies import CopyFallback, plan_with_copies
 from engine.restore.execute import PlanRunner, StopRequested
 from engine.restore.extract import Extractor, FileResult, Outcome, Overwrite
-from engine.restore.plan import Plan, PlanError, build_plan, check_reachable, locate_volumes
+from engine.restore.plan import Plan, PlanError, check_reachable
 from engine.restore.select import Selection, SelectionError, select
 
 if TYPE_CHECKING:
@@ -62,9 +63,13 @@ class RestoreSpec:
     as_of: AsOf = LATEST
     """The point in time (asof.py ``parse_as_of``): latest, a job, a run or a date."""
     overwrite: Overwrite = Overwrite.NEVER
+    copy: int | None = None
+    """Read copy N of every session (engine/restore/copies.py); None: copy 1, another copy
+    for what copy 1 cannot give."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "copy": self.copy,
             "paths": [shown(p) for p in self.paths],
             "root": shown(os.path.abspath(self.root)),
             "as_of": self.as_of.to_dict(),
@@ -89,6 +94,7 @@ class RestoreSpec:
             root=root,
             as_of=AsOf.from_dict(d.get("as_of")),
             overwrite=Overwrite(d.get("overwrite", Overwrite.NEVER.value)),
+            copy=d.get("copy"),
         )
 
 
@@ -148,8 +154,7 @@ def plan_restore(spec: RestoreSpec, site: Site, *, catalog: Catalog | None = Non
 def _prepare(spec: RestoreSpec, site: Site, catalog: Catalog | None) -> tuple[Selection, Plan]:
     files = FilesStore(catalog if catalog is not None else site.catalog())
     selection = select(files, list(spec.paths), as_of=spec.as_of)
-    plan = build_plan(files, selection.chosen)
-    locate_volumes(plan, site)
+    plan = plan_with_copies(files, selection.chosen, site, spec.copy)
     return selection, plan
 
 
@@ -209,6 +214,7 @@ def run_restore(
             on_file(result)
 
     runner = PlanRunner(site, site.media_store(), extractor, report)
+    runner.copies = CopyFallback(FilesStore(catalog if catalog is not None else site.catalog()))
     runner.mounts.drives = dict(drives or {})
     runner.should_stop = should_stop
     try:
