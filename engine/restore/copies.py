@@ -7,8 +7,10 @@ it:
 
 - planning (``plan_with_copies``): ``--copy N`` reads every session from copy N; otherwise a
   session with a part on a volume that is missing (outside every library, volume file gone)
-  is read from its first usable copy, when it has one. Each volume's line in ``--plan`` names
-  the other copies of what it holds.
+  or that the catalog keeps from use (suspect, frozen, retired) is read from its first usable
+  copy, when it has one; each file read so is reported as a warning that says why
+  (``warn_instead``). Each volume's line in ``--plan`` names the other copies of what it
+  holds.
 - reading (``CopyFallback``): a member that copy 1 could not read (MEDIUM ERROR) is set aside
   and read from the next copy after the other volumes are done, so the drive is not swapped
   back and forth. It is then reported as a warning naming the volume and block of the
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from devices.media import MediaState
 from engine.catalog.copies_store import CopiesStore, SessionCopy
 from engine.catalog.files_model import shown as shown_path
 from engine.catalog.files_store import FilesStore
@@ -74,18 +77,68 @@ def plan_with_copies(
     plan = build_plan(files, chosen, infos)
     locate_volumes(plan, site)
     if force is None:
-        missing = {v.volume for v in plan.volumes if v.where and v.where.kind == "outside"}
-        for sid in sessions if missing else ():
+        unusable = _unusable(plan, site)
+        instead: dict[int, str] = {}
+        for sid in sessions if unusable else ():
             base = session_info(files, sid)
-            if any(p.volume in missing for p in base.parts):
-                copy = next(iter(store.copies(sid)), None)
-                if copy is not None:
-                    infos[sid] = copy_info(base, copy)
+            why = next((unusable[p.volume] for p in base.parts if p.volume in unusable), None)
+            copy = next(iter(store.copies(sid)), None)
+            if why is not None and copy is not None:
+                infos[sid] = copy_info(base, copy)
+                instead[sid] = why
         if infos:
             plan = build_plan(files, chosen, infos)
             locate_volumes(plan, site)
+            plan.instead = instead
     _name_copies(plan, store)
     return plan
+
+
+UNUSABLE = frozenset({MediaState.SUSPECT, MediaState.FROZEN, MediaState.RETIRED})
+"""Copy 1 on a medium in these states is read from a copy when one exists."""
+
+
+def _unusable(plan: Plan, site: Site) -> dict[str, str]:
+    """Volumes of ``plan`` copy 1 should not be read from -> why (module docstring)."""
+    store = site.media_store()
+    out = {}
+    for v in plan.volumes:
+        if v.where is not None and v.where.kind == "outside":
+            out[v.volume] = f"{v.volume} is {v.where.describe()}"
+            continue
+        medium = store.get_medium(v.volume) if v.kind == TAPE else None
+        if medium is not None and medium.state in UNUSABLE:
+            out[v.volume] = f"{v.volume} is {medium.state.value} ({medium.state_reason})"
+    return out
+
+
+class Instead:
+    """Turns the result of a file read from a copy because copy 1's volume is missing or
+    kept from use into the warning that says so; other results pass unchanged. Call it on
+    each result as it is reported."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.instead = plan.instead
+        self.sessions = {
+            shown_path(s.chosen.row.path): s.session
+            for v in plan.volumes
+            for s in v.steps
+            if s.session.session_id in plan.instead
+        }
+
+    def __call__(self, r: FileResult) -> FileResult:
+        info = self.sessions.get(r.path)
+        if info is None or r.outcome not in (Outcome.RESTORED, Outcome.WARNING):
+            return r
+        volumes = ", ".join(dict.fromkeys(p.volume for p in info.parts))
+        extra = f" ({r.message})" if r.message else ""
+        return FileResult(
+            r.path,
+            Outcome.WARNING,
+            f"copy 1 could not be read: {self.instead[info.session_id]}; the file came from "
+            f"copy {info.copy} on {volumes}{extra}",
+            READ_FROM_COPY,
+        )
 
 
 def _name_copies(plan: Plan, store: CopiesStore) -> None:

@@ -35,7 +35,7 @@ from engine.format.index import IndexError_
 from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.asof import LATEST, AsOf, NoSuchPoint
-from engine.restore.copies import CopyFallback, plan_with_copies
+from engine.restore.copies import CopyFallback, Instead, plan_with_copies
 from engine.restore.execute import PlanRunner, StopRequested
 from engine.restore.extract import Extractor, FileResult, Outcome, Overwrite
 from engine.restore.plan import Plan, PlanError, check_reachable
@@ -208,7 +208,10 @@ def run_restore(
     out.run_id = jobs.start_run(job_id).id
     extractor = Extractor(os.fsencode(root), Overwrite(spec.overwrite))
 
+    instead = Instead(out.plan)
+
     def report(result: FileResult) -> None:
+        result = instead(result)
         out.results.append(result)
         if on_file is not None:
             on_file(result)

@@ -126,6 +126,9 @@ class VolumePlan:
 @dataclass(slots=True)
 class Plan:
     volumes: list[VolumePlan] = field(default_factory=list)
+    instead: dict[int, str] = field(default_factory=dict)
+    """Sessions read from another copy because copy 1 cannot be (engine/restore/copies.py):
+    session id -> why, for the per-file warning."""
 
     @property
     def steps(self) -> int:

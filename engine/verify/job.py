@@ -36,7 +36,7 @@ from engine.format.index import IndexError_
 from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.asof import AsOf, NoSuchPoint, PointInTime
-from engine.restore.copies import CopyFallback, plan_with_copies
+from engine.restore.copies import CopyFallback, Instead, plan_with_copies
 from engine.restore.execute import PlanRunner, StopRequested
 from engine.restore.extract import FileResult, Outcome
 from engine.restore.plan import Plan, PlanError, check_reachable
@@ -204,7 +204,8 @@ def run_verify(
     jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Started.")
     out.run_id = jobs.start_run(job_id).id
     checker = Checker()
-    runner = PlanRunner(site, site.media_store(), checker, out.results.append)
+    instead = Instead(out.plan)
+    runner = PlanRunner(site, site.media_store(), checker, lambda r: out.results.append(instead(r)))
     runner.copies = CopyFallback(FilesStore(catalog))
     runner.mounts.drives = dict(drives or {})
     runner.should_stop = should_stop

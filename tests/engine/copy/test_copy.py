@@ -121,3 +121,54 @@ def test_a_copy_with_a_bad_record_in_copy_1_fails_and_is_not_usable(tmp_path: Pa
         with site.catalog().read() as conn:
             rows = list(conn.execute(sa.select(copy_parts)))
     assert rows and not any(r.usable for r in rows), "the half-written part is kept unusable"
+
+
+def test_a_copy_1_tape_outside_the_library_is_read_from_copy_2(tmp_path: Path) -> None:
+    src = tree(tmp_path / "src")
+    with make_site(tmp_path) as site:
+        b = backup(site, src)
+        assert run_copy(CopySpec(b.job_id, "lib1"), site).status is CompletionStatus.COMPLETED
+        (part,) = FilesStore(site.catalog()).parts(b.session_id)
+        (copy,) = CopiesStore(site.catalog()).copies(b.session_id)
+        site.library("lib1").export_media(part.volume)
+    with SimLibrary.open(tmp_path / "state") as sim:
+        ie = next(e for e in sim.inventory() if e.get("barcode") == part.volume)
+        sim.remove_from_ie(ie["index"])
+    with make_site(tmp_path) as site:
+        out = run_restore(RestoreSpec((str(src),), root=str(tmp_path / "r")), site)
+    assert out.status is CompletionStatus.COMPLETED_WITH_EXCEPTIONS, out.to_dict()
+    warned = {r.path: r for r in out.results if r.outcome is Outcome.WARNING}
+    assert set(warned) >= {str(src / f"f{n}") for n in range(6)}
+    assert {r.code for r in warned.values()} == {"restore.read_from_copy"}
+    assert (
+        f"copy 1 could not be read: {part.volume} is outside the library (import it first); "
+        f"the file came from copy 2 on {copy.parts[0].volume}"
+    ) == warned[str(src / "f0")].message
+    assert out.plan is not None
+    assert [(v.volume, v.session.copy if v.session else 0) for v in out.plan.volumes] == [
+        (copy.parts[0].volume, 2)
+    ]
+    assert "copy 1 not read" in "\n".join(out.plan.lines())
+    for n in range(6):
+        name = f"f{n}"
+        assert (restored_at(tmp_path / "r", src) / name).read_bytes() == (src / name).read_bytes()
+
+
+def test_verify_reads_copy_2_when_copy_1_is_on_a_suspect_tape(tmp_path: Path) -> None:
+    from devices.media import MediaState
+    from devices.media_rules import change_state
+
+    src = tree(tmp_path / "src")
+    with make_site(tmp_path) as site:
+        b = backup(site, src)
+        (part,) = FilesStore(site.catalog()).parts(b.session_id)
+        plain = run_verify(VerifySpec(b.job_id), site)
+        assert plain.status is CompletionStatus.COMPLETED, "no copy yet: copy 1 is read"
+        assert run_copy(CopySpec(b.job_id, "lib1"), site).status is CompletionStatus.COMPLETED
+        reason = "Power loss at block 9 (test)."
+        change_state(site.media_store(), part.volume, MediaState.SUSPECT, reason=reason, actor="t")
+        out = run_verify(VerifySpec(b.job_id), site)
+    assert out.status is CompletionStatus.COMPLETED_WITH_EXCEPTIONS, out.to_dict()
+    assert out.files == 7 and not out.differ
+    assert len(out.from_copies) == 8  # the 7 files and the source directory
+    assert f"{part.volume} is suspect ({reason})" in out.from_copies[0].message
