@@ -72,6 +72,9 @@ class PartLog:
         self.store, self.session_id, self.copy = store, session_id, copy
         self.target, self.job_id = target, job_id
         self.seq = 1
+        self.following: int | None = None
+        """Set by ``Tee`` before the destination moves on where copy 1 did: the next part's
+        seq, taken once this part has ended."""
         self.abandoning = False
         self.started: list[SessionPart] = []
 
@@ -85,8 +88,11 @@ class PartLog:
     def part_ended(self, seq: int, record_count: int) -> None:
         if self.abandoning:
             self.store.forget_part(self.session_id, self.copy, self.seq)
+            self.started.pop()
         else:
             self.store.part_ended(self.session_id, self.copy, self.seq, record_count)
+        if self.following is not None:
+            self.seq, self.following = self.following, None
 
 
 class Tee:
@@ -175,9 +181,13 @@ class Tee:
         if self.index + 1 >= len(self.parts):
             return False
         self.drain()
+        self._move_on()
+        return True
+
+    def _move_on(self) -> None:
+        self.log.following = self.parts[self.index + 1].seq
         self.dest.next_volume(self.part.seq)
         self._open(self.index + 1)
-        return True
 
     def drain(self) -> None:
         """Copy what the reader did not need of this part (its index and end)."""
@@ -188,8 +198,7 @@ class Tee:
         """After the reader's end: the rest of every remaining part, then the last filemark."""
         self.drain()
         while self.index + 1 < len(self.parts):
-            self.dest.next_volume(self.part.seq)
-            self._open(self.index + 1)
+            self._move_on()
             self.drain()
         self.dest.finish()
         if self.source is not None:
