@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,7 +35,7 @@ from engine.backup.targets import SessionVolumes
 from engine.catalog.copies_store import CopiesStore
 from engine.catalog.files_model import FileRow, SessionPart
 from engine.format.reader import ArchiveReader
-from engine.restore.execute import StopRequested
+from engine.restore.execute import STOP_POLL_MEMBERS, STOP_POLL_S, StopRequested
 
 
 class CopyFailed(Exception):
@@ -205,6 +206,22 @@ class Tee:
             self.source.close()
 
 
+class _Poll:
+    """A stop request is asked for at most every ``STOP_POLL_MEMBERS`` members or
+    ``STOP_POLL_S`` seconds (execute.py's rule: one catalog read per poll)."""
+
+    def __init__(self) -> None:
+        self.since, self.at = 0, time.monotonic()
+
+    def due(self) -> bool:
+        self.since += 1
+        now = time.monotonic()
+        if self.since < STOP_POLL_MEMBERS and now - self.at < STOP_POLL_S:
+            return False
+        self.since, self.at = 0, now
+        return True
+
+
 def copy_session(
     parts: tuple[SessionPart, ...],
     rows: list[FileRow],
@@ -221,6 +238,7 @@ def copy_session(
     }
     tee = Tee(parts, open_part, dest, log, counts)
     reader = ArchiveReader(tee)
+    poll = _Poll()
     try:
         while (entry := reader.next()) is not None:
             counts.members += 1
@@ -238,7 +256,7 @@ def copy_session(
                     "does not match the checksum recorded at backup; the copy was not made "
                     "(verify the job: copy 1 may be damaged)"
                 )
-            if should_stop is not None and should_stop():
+            if should_stop is not None and poll.due() and should_stop():
                 raise StopRequested
         tee.finish()
     finally:

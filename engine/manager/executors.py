@@ -169,6 +169,7 @@ def restore(ctx: JobContext) -> None:
         should_stop=ctx.cancel_requested,
         stop_as=ctx.cancel_as,
         on_file=ctx.extras.get("on_file"),
+        claim_medium=lambda barcode, library: ctx.claim(Kind.MEDIUM, barcode, library),
     )
 
 
@@ -190,6 +191,7 @@ def verify(ctx: JobContext) -> None:
         drives=drives,
         should_stop=ctx.cancel_requested,
         stop_as=ctx.cancel_as,
+        claim_medium=lambda barcode, library: ctx.claim(Kind.MEDIUM, barcode, library),
     )
 
 

@@ -19,7 +19,7 @@ it:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from devices.media import MediaState
@@ -34,6 +34,7 @@ from engine.restore.plan import (
     PlanError,
     SessionInfo,
     Step,
+    VolumePlan,
     build_plan,
     locate_volumes,
     session_info,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from engine.site import Site
 
 READ_FROM_COPY = "restore.read_from_copy"
+MEDIUM_ERROR = "restore.medium_error"  # execute.py's code, for a file no copy could give
 
 
 def copy_info(base: SessionInfo, copy: SessionCopy) -> SessionInfo:
@@ -157,10 +159,13 @@ def _name_copies(plan: Plan, store: CopiesStore) -> None:
 class CopyFallback:
     """Members copy 1 could not read, read again from the next copy (module docstring)."""
 
-    def __init__(self, files: FilesStore) -> None:
+    def __init__(self, files: FilesStore, claim: Callable[[str, str], bool] | None = None) -> None:
         self.files = files
         self.store = CopiesStore(files.catalog)
         self.pending: list[tuple[Step, str, SessionCopy]] = []
+        self.claim = claim
+        """(barcode, library) -> reserved for this job (the job manager's ``claim``): a copy
+        tape is mounted only once it is, so a tape another job writes is never taken."""
 
     def defer(self, step: Step, why: str) -> bool:
         """Set ``step`` aside for a later copy; False when no copy after this one exists."""
@@ -184,6 +189,17 @@ class CopyFallback:
             for number, items in sorted(by_copy.items()):
                 self._read(runner, number, items)
 
+    def _unreachable(self, volume: VolumePlan) -> str | None:
+        """Why copy ``volume`` cannot be mounted now: outside, or in use (another job
+        reserved it)."""
+        where = volume.where
+        if where is None or where.kind == "outside":
+            return f"{volume.volume} is {where.describe() if where else 'nowhere'}"
+        claim, library = self.claim, where.library
+        if volume.kind == TAPE and claim is not None and library is not None:
+            return None if claim(volume.volume, library) else f"{volume.volume} is in use"
+        return None
+
     def _read(
         self, runner: PlanRunner, number: int, items: list[tuple[Step, str, SessionCopy]]
     ) -> None:
@@ -192,6 +208,21 @@ class CopyFallback:
         plan = build_plan(self.files, [s.chosen for s, _w, _c in items], infos)
         locate_volumes(plan, runner.site)
         report = runner.report
+        for volume in list(plan.volumes):
+            held = self._unreachable(volume)
+            if held is None:
+                continue
+            plan.volumes.remove(volume)
+            for step in volume.steps:
+                failure = why[shown_path(step.chosen.row.path)][0]
+                report(
+                    FileResult(
+                        shown_path(step.chosen.row.path),
+                        Outcome.FAILED,
+                        f"{failure}; copy {number} could not be read either: {held}",
+                        MEDIUM_ERROR,
+                    )
+                )
 
         def said(result: FileResult) -> None:
             found = why.get(result.path)

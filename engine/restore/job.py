@@ -178,6 +178,7 @@ def run_restore(
     actor: str = "tapir",
     job_id: int | None = None,
     drives: dict[str, str] | None = None,
+    claim_medium: Callable[[str, str], bool] | None = None,
     should_stop: Callable[[], bool] | None = None,
     stop_as: Callable[[], tuple[CompletionStatus, str]] | None = None,
     on_file: Callable[[FileResult], None] | None = None,
@@ -187,7 +188,9 @@ def run_restore(
     existing restore job (QUEUED or WAITING: the job manager reserved its media) instead of
     creating one; ``drives``: library -> the drive reserved for it there. ``should_stop``:
     polled between members; ``stop_as``: then the cancel's status and reason. ``on_file``:
-    called with each file's result as it comes (progress)."""
+    called with each file's result as it comes (progress). ``claim_medium(barcode, library)``:
+    reserves a copy's tape before a file copy 1 could not give is read from it
+    (engine/restore/copies.py)."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
@@ -217,7 +220,9 @@ def run_restore(
             on_file(result)
 
     runner = PlanRunner(site, site.media_store(), extractor, report)
-    runner.copies = CopyFallback(FilesStore(catalog if catalog is not None else site.catalog()))
+    runner.copies = CopyFallback(
+        FilesStore(catalog if catalog is not None else site.catalog()), claim_medium
+    )
     runner.mounts.drives = dict(drives or {})
     runner.should_stop = should_stop
     try:

@@ -182,13 +182,16 @@ def run_verify(
     stop_as: Callable[[], tuple[CompletionStatus, str]] | None = None,
     job_id: int | None = None,
     drives: dict[str, str] | None = None,
+    claim_medium: Callable[[str, str], bool] | None = None,
 ) -> VerifyOutcome:
     """Run ``spec`` now (module docstring). Returns the outcome; raises only for programming
-        errors (and re-raises KeyboardInterrupt after recording CANCELED). ``job_id``/``drives``: an
-    existing verify job the job manager reserved media and drives for (library -> drive), as
-    ``run_restore`` takes them. ``should_stop``: polled
-        between members (execute.py); True ends it with ``stop_as``'s status and reason (a cancel:
-        verify is not preemptable, so it is never suspended), the files checked so far counted."""
+    errors (and re-raises KeyboardInterrupt after recording CANCELED). ``job_id``/``drives``:
+    an existing verify job the job manager reserved media and drives for (library -> drive),
+    as ``run_restore`` takes them; ``claim_medium(barcode, library)`` reserves a copy's tape
+    before a member copy 1 could not give is read from it (engine/restore/copies.py).
+    ``should_stop``: polled between members (execute.py); True ends it with ``stop_as``'s
+    status and reason (a cancel: verify is not preemptable, so it is never suspended), the
+    files checked so far counted."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
@@ -206,7 +209,7 @@ def run_verify(
     checker = Checker()
     instead = Instead(out.plan)
     runner = PlanRunner(site, site.media_store(), checker, lambda r: out.results.append(instead(r)))
-    runner.copies = CopyFallback(FilesStore(catalog))
+    runner.copies = CopyFallback(FilesStore(catalog), claim_medium)
     runner.mounts.drives = dict(drives or {})
     runner.should_stop = should_stop
     try:
