@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 CATALOG_FILE = "catalog.sqlite"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest migration in migrations/versions: bump it with every new migration (a test
 compares it with alembic's head). A database stamped with it is opened without alembic."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000

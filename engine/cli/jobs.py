@@ -27,6 +27,7 @@ from rich.table import Table
 from engine.cli.common import CatalogOpt, JsonOpt, open_site, print_json
 from engine.cli.errors import fail
 from engine.cli.jobs_show import (
+    copies_of_runs,
     file_dict,
     job_dict,
     print_job,
@@ -296,8 +297,10 @@ def show_command(
             listed["exceptions"] = files.exceptions(chosen.id)
         if changes and chosen is not None:
             listed["changes"] = files.changes(chosen.id)
+        copies = copies_of_runs(files.catalog, runs) if row.job.type == "backup" else []
     if as_json:
         doc = job_dict(row, vocab)
+        doc["copies"] = copies
         doc["spec"] = row.job.spec
         doc["runs"] = [run_dict(r, vocab) for r in runs]
         doc["transitions"] = [transition_dict(t) for t in transitions]
@@ -305,7 +308,13 @@ def show_command(
             doc[key] = [file_dict(f) for f in found]
         print_json(doc)
         return
-    print_job(Console(), row, runs, transitions, listed, vocab, chosen)
+    console = Console()
+    print_job(console, row, runs, transitions, listed, vocab, chosen)
+    for c in copies:
+        console.print(
+            f"Copy {c['copy']} of run {c['run']}: {', '.join(c['volumes'])} "
+            f"(copy job {c['copy_job']}, {c['target']})"
+        )
 
 
 def _choose_run(runs: list[Any], number: int | None, job_id: int) -> Any:
