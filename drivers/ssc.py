@@ -75,6 +75,7 @@ MAX_TRANSFER_6 = (1 << 24) - 1
 DENSITY_NO_CHANGE = 0x7F
 _GOOD = int(ScsiStatus.GOOD)
 _READ_CDBS: dict[tuple[bool, int], bytes] = {}  # READ(6) variable CDBs by (sili, length)
+_READ_FIXED_CDBS: dict[int, bytes] = {}  # READ(6) fixed CDBs by block count
 MEDIUM_TYPE_WORM = 0x01
 DENSITY_SUPPORT_LEN = 0xFFFF
 BLOCK_LIMITS_LEN = 6
@@ -175,7 +176,9 @@ class SscDriver(SpcDriver):
 
     def read_fixed(self, blocks: int, block_size: int) -> ReadResult:
         """SSC-4 6.4 READ(6) of ``blocks`` fixed blocks (the drive must be in fixed mode)."""
-        cdb = cdbs.READ_6.encode(fixed=True, transfer_length=blocks)
+        cdb = _READ_FIXED_CDBS.get(blocks)
+        if cdb is None:  # as ``read``: a restore reads a few block counts throughout
+            cdb = _READ_FIXED_CDBS[blocks] = cdbs.READ_6.encode(fixed=True, transfer_length=blocks)
         return self._read(cdb, blocks * block_size, fixed=True)
 
     def _read(self, cdb: bytes, length: int, *, fixed: bool) -> ReadResult:
