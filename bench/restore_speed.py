@@ -45,10 +45,10 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-import sys
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as ``python3 bench/restore_speed.py``: this checkout's code

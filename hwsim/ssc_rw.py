@@ -172,7 +172,9 @@ def _read_one(drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, limit: i
     return medium.read(drive.position - 1, limit)
 
 
-def _read_blocks(drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, count: int) -> bytes:
+def _read_blocks(
+    drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, count: int, into: memoryview | None
+) -> bytes | memoryview:
     """Fixed-block READ of ``count`` blocks: each block checked and accounted on its own (faults,
     filemarks, timing), the data of the blocks passed read with one ``pread`` (blocks lie back
     to back in the medium's data file): a multi-block READ costs one copy, not ``count``."""
@@ -183,19 +185,19 @@ def _read_blocks(drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, count
             length = _pass_one(drive, cart, medium, unit)
         except CheckCondition as cc:
             cc.information = count - i
-            cc.data = medium.read_span(first, i, unit)
+            cc.data = medium.read_span(first, i, unit, into)
             raise
         if length != unit:
             raise CheckCondition(
                 Condition.NO_ADDITIONAL_SENSE,
                 ili=True,
                 information=count - i,
-                data=medium.read_span(first, i + 1, unit),
+                data=medium.read_span(first, i + 1, unit, into),
             )
-    return medium.read_span(first, count, unit)
+    return medium.read_span(first, count, unit, into)
 
 
-def read_6(drive: SimTapeDrive, cmd: Command) -> bytes | None:
+def read_6(drive: SimTapeDrive, cmd: Command) -> bytes | memoryview | None:
     """SSC-4 6.4 READ(6): fixed or variable, SILI, filemark, end of data and ILI residues."""
     fixed, count, _unit = _transfer(cmd, drive)
     if fixed and cmd.cdb[1] & SILI:
@@ -216,4 +218,4 @@ def read_6(drive: SimTapeDrive, cmd: Command) -> bytes | None:
         raise CheckCondition(
             Condition.NO_ADDITIONAL_SENSE, ili=True, information=count - length, data=data
         )
-    return _read_blocks(drive, cart, medium, count)
+    return _read_blocks(drive, cart, medium, count, cmd.data_in)

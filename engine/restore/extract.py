@@ -29,7 +29,6 @@ import xxhash
 from engine.format import acl
 from engine.format.members import Member, MemberKind
 from engine.restore.safepath import Root, UnsafePath, components
-from engine.restore.writeback import BackgroundWriter, pwrite_all, stable
 
 NO_XATTR = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
 
@@ -133,7 +132,6 @@ class Extractor:
         self._dirs: list[tuple[tuple[bytes, ...], Member]] = []
         self.links: dict[tuple[int, bytes], list[bytes]] = {}
         """(session, member name) -> restored components: hard-link sources."""
-        self._writer = BackgroundWriter()
 
     # -- policy ----------------------------------------------------------------------------
 
@@ -199,20 +197,12 @@ class Extractor:
         fd = os.open(tmp, flags, 0o600, dir_fd=parent)
         try:
             hasher = xxhash.xxh3_128()
-            writer = self._writer
-            try:
-                for offset, chunk in chunks:
-                    hasher.update(chunk)
-                    view = memoryview(chunk)
-                    if stable(view):  # written on the writer's thread while we read on
-                        writer.submit(fd, view, offset)
-                    else:
-                        pwrite_all(fd, view, offset)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    writer.wait()  # nothing of this file stays queued once fd closes
-                raise
-            writer.wait()
+            for offset, chunk in chunks:
+                hasher.update(chunk)
+                view = memoryview(chunk)
+                while len(view):
+                    done = os.pwrite(fd, view, offset)
+                    view, offset = view[done:], offset + done
             os.ftruncate(fd, member.size)
             if checksum is not None and hasher.digest() != checksum:
                 raise ChecksumMismatch(
@@ -292,5 +282,4 @@ class Extractor:
         return failed
 
     def close(self) -> None:
-        self._writer.close()
         self.root.close()

@@ -57,6 +57,9 @@ class TapeSource:
         """After the batch: False to read on, None for the end of the part, or the error."""
         self._mode: int | None = None
         """The block size the drive had before this source switched it to fixed blocks."""
+        self._buffer: memoryview | None = None
+        """Where multi-record READs land (one page-aligned mapping, made on first use): the
+        records handed out are views of it, valid until the next READ, as the reader wants."""
 
     def locate(self, block: int) -> None:
         """SSC-4 7.4 LOCATE(16) straight to ``block``, then READ POSITION to log it."""
@@ -82,8 +85,11 @@ class TapeSource:
                 self.tape.set_block_size(self.record_size)
         self._ahead = min(READ_AHEAD_MAX, count * 2)
         fixed = self._mode is not None
+        into = self._slot() if fixed else None
         try:
-            got = self.tape.read_record(count * self.record_size if fixed else self.record_size)
+            got = self.tape.read_record(
+                count * self.record_size if fixed else self.record_size, into
+            )
         except MediumError as exc:  # the records before the bad one first
             self._then = exc
             data = exc.result.data if exc.result is not None and fixed else b""
@@ -95,6 +101,11 @@ class TapeSource:
         if not len(data):
             return self.read_record() if self._then is not False else None
         return self.read_record()
+
+    def _slot(self) -> memoryview:
+        if self._buffer is None:
+            self._buffer = memoryview(mmap.mmap(-1, READ_AHEAD_MAX * self.record_size))
+        return self._buffer
 
     def _end_stream(self) -> None:
         """Forget what was read ahead; the drive's block size as it was before the stream."""
