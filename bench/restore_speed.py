@@ -18,30 +18,31 @@ warm-up of each; restored files go to a directory under ``--dir`` that is emptie
 between runs (without the sync, the writeback of one case's output lands on the next case:
 single runs then varied 3x on a shared machine).
 
-Where a full restore's time goes (1 GiB, 256 KiB records; perf and cProfile, Nov 2026):
-- about half in ``pwrite`` to the destination (page-cache copy and ext4 delayed allocation:
-  the same work tar does, though perf shows tapir's copy costing more per byte than tar's,
-  whose one buffer stays in cache while tapir reads each record into a new one);
-- 15-25 % in ``pread`` of the simulated tape's data file (hwsim/media.py), the other copy;
-- xxh3-128 over every byte: ~2 %;
-- the per-record Python path (engine reader, devices/tape_drive, drivers/ssc, hwsim
-  dispatch) costs ~30 us per READ without writes (restore to nowhere runs at ~3.8 GB/s).
-  The READ(6) CDB is encoded once per (sili, length), a GOOD status builds no error object
-  and hwsim's fault matching names opcodes from a cache (together 0.41x -> 0.50x tar at
-  256 MiB); the data is never copied between layers (memoryviews of the record read);
-- fixed per restore: ~0.15 s (catalog queries and job rows, the robot's move and unmount
-  with hwsim's state files): most of the gap at sizes under 1 GiB;
-- measured with this bench at 2 GiB, --runs 3, load 6-7 on 2 CPUs, base and head alternated:
-  before 5.24 s / 4.18 s (0.34x / 0.53x tar), after 3.58 s / 3.32 s (0.66x / 0.47x tar);
-  tar itself varied 1.56-2.36 s. Above ~2 GiB the kernel's dirty-page limit throttles both;
-- a writer thread overlapping ``pwrite`` with the next READ was tried and measured no better
-  (GIL hand-offs on 2 shared CPUs), so it is not used.
+Where a full restore's time goes (2 GiB, 256 KiB records; cProfile, strace -c, Nov 2026):
+- ``pwrite`` to the destination: the same 256 KiB writes as tar's (strace), about the same
+  system time per byte as tar's when measured alone (0.7-0.8 s for 2 GiB both);
+- the tape side: since the multi-record READ (engine/restore/sources.py ``TapeSource``: 1, 2,
+  4 then 8 records per READ in fixed-block mode from each LOCATE, read by hwsim with one
+  ``preadv`` into the source's one page-aligned buffer), ~1,000 commands instead of ~8,200:
+  user time of a full restore 0.33-0.40 s -> 0.19-0.25 s, of which xxh3-128 ~0.1 s;
+- a ``bytearray`` as the read buffer measured 4x slower to ``preadv`` into than an anonymous
+  ``mmap`` (1.2 s vs 0.34 s a GiB here), so every record buffer is an ``mmap``;
+- fresh ``bytes`` per record cost nothing measurable alone (glibc reuses the block: no page
+  faults); held by a second thread, they did (mmap/munmap churn, 25-50k page faults);
+- a writer thread (``pwrite`` overlapping the next READ, batched ``pwritev`` of 2 MiB, the
+  buffers pinned while queued) was tried twice and removed: at load 4-6 on 2 CPUs it raised
+  system time from ~0.9 s to 1.5-2.5 s and the wall time with it;
+- measured with this bench, --runs 3, load 4.4-5.1 on 2 CPUs, base then head in one window:
+  full restore base 2.03 s (0.43x tar 0.87 s), head 1.49 s (0.71x tar 1.07 s); tar's own
+  time varied 0.87-1.7 s between runs at that load. Above ~2 GiB the kernel's dirty-page
+  limit throttles both.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -49,7 +50,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
-import sys
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as ``python3 bench/restore_speed.py``: this checkout's code
@@ -105,10 +105,25 @@ def session_tree(base: Path, size: int) -> Path:
     return tree
 
 
-def timed(fn: Callable[[], object]) -> float:
+CPU: dict[str, list[float]] = {}
+"""CPU seconds (user + system) of the full-restore cases, by case: this process for tapir,
+the child for tar."""
+
+
+def cpu_now(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn: Callable[[], object], cpu: str | None = None) -> float:
+    who = resource.RUSAGE_CHILDREN if cpu == "tar" else resource.RUSAGE_SELF
+    before = cpu_now(who)
     start = time.perf_counter()
     fn()
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    if cpu is not None:
+        CPU.setdefault(cpu, []).append(cpu_now(who) - before)
+    return wall
 
 
 def empty(path: Path) -> None:
@@ -197,12 +212,12 @@ def main() -> None:
         with Site(config) as s:
             s.catalog()
             s.library("lib1").inventory()
-            return timed(lambda: run_restore(RestoreSpec((str(tree),), root=str(dst)), s))
+            return timed(lambda: run_restore(RestoreSpec((str(tree),), root=str(dst)), s), "tapir")
 
     def tar_all() -> float:
         empty(dst)
         cmd = ["tar", "-xf", str(archive), "-b", str(TAR_BLOCKING), "-C", str(dst)]
-        return timed(lambda: subprocess.run(cmd, check=True))
+        return timed(lambda: subprocess.run(cmd, check=True), "tar")
 
     cases = {
         "tapir first": lambda: tapir_one(first),
@@ -242,6 +257,9 @@ def main() -> None:
         f"{'restore':10} {t['tar all']:8.2f} {t['tapir all']:8.2f} {rate_tar:9.0f} "
         f"{rate_tapir:11.0f} {rate_tapir / rate_tar:6.2f}"
     )
+    tar_cpu, tapir_cpu = (statistics.median(CPU[k][1:]) for k in ("tar", "tapir"))
+    print(f"{'CPU s':10} {tar_cpu:8.2f} {tapir_cpu:8.2f}   (user + system, medians)")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("targets (issue 5): tapir end <= 1.5 x start; full restore >= 0.90 x tar")
 
 

@@ -324,11 +324,14 @@ class TapeDrive:
             self.early_warning = True
             self._emit(ev.EarlyWarning(self.name, barcode=self.barcode))
 
-    def read_record(self, max_len: int) -> RecordRead:
-        """Read one record of at most ``max_len`` bytes (fixed mode: as many whole blocks)."""
+    def read_record(self, max_len: int, into: memoryview | None = None) -> RecordRead:
+        """Read one record of at most ``max_len`` bytes (fixed mode: as many whole blocks).
+        ``into`` (fixed mode): a buffer of at least that size to read into, reused by the
+        caller; the data is then a view of it (a restore reads into a few such buffers)."""
         size = self.block_size()
         blocks = max(1, max_len // size) if size else 0
-        call = (self.driver.read_fixed, blocks, size) if size else (self.driver.read, max_len)
+        call: tuple[Any, ...]
+        call = (self.driver.read_fixed, blocks, size, into) if size else (self.driver.read, max_len)
         result = self._io(ErrorKind.READ, *call, repeatable=False)
         kind = RECORD_KINDS[result.kind]
         if kind is RecordKind.FILEMARK:

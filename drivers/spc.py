@@ -96,13 +96,18 @@ class SpcDriver:
         data_out: bytes | memoryview | None = None,
         data_in_len: int = 0,
         timeout_s: float | None = None,
+        data_in: memoryview | None = None,
     ) -> ScsiResult:
-        """Send ``cdb`` and return the result as is (no sense interpretation)."""
+        """Send ``cdb`` and return the result as is (no sense interpretation). ``data_in``: a
+        buffer for the data in; a transport that reads into it (``reads_into``) returns a view
+        of it, any other one returns its own data (the caller copies when it must)."""
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        if data_in is not None and getattr(self.transport, "reads_into", False):
+            return self.transport.execute(  # type: ignore[call-arg]
+                cdb, data_out=data_out, data_in_len=data_in_len, timeout_s=timeout, data_in=data_in
+            )
         return self.transport.execute(
-            cdb,
-            data_out=data_out,
-            data_in_len=data_in_len,
-            timeout_s=self.timeout_s if timeout_s is None else timeout_s,
+            cdb, data_out=data_out, data_in_len=data_in_len, timeout_s=timeout
         )
 
     def command(

@@ -22,6 +22,7 @@ Threads: one driver per drive; commands serialise in the transport.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 from drivers import ssc_cdbs as cdbs
 from drivers.errors import BlankCheck, NoSense, ScsiError, SenseError, error_for_result
@@ -75,6 +76,7 @@ MAX_TRANSFER_6 = (1 << 24) - 1
 DENSITY_NO_CHANGE = 0x7F
 _GOOD = int(ScsiStatus.GOOD)
 _READ_CDBS: dict[tuple[bool, int], bytes] = {}  # READ(6) variable CDBs by (sili, length)
+_READ_FIXED_CDBS: dict[int, bytes] = {}  # READ(6) fixed CDBs by block count
 MEDIUM_TYPE_WORM = 0x01
 DENSITY_SUPPORT_LEN = 0xFFFF
 BLOCK_LIMITS_LEN = 6
@@ -118,20 +120,29 @@ class SscDriver(SpcDriver):
         data_out: bytes | memoryview | None = None,
         data_in_len: int = 0,
         timeout_s: float | None = None,
-    ) -> tuple[bytes, SenseError | None]:
+        data_in: memoryview | None = None,
+    ) -> tuple[bytes | memoryview, SenseError | None]:
         """Send; return (data, None) on GOOD or the sense error for the caller to judge.
+        With ``data_in`` the data is a view of that buffer (read into it, no copy kept).
 
         Statuses without sense, unreadable sense and deferred errors raise here.
         """
-        result = self.send(cdb, data_out=data_out, data_in_len=data_in_len, timeout_s=timeout_s)
+        result = self.send(
+            cdb, data_out=data_out, data_in_len=data_in_len, timeout_s=timeout_s, data_in=data_in
+        )
+        data = result.data
+        if data_in is not None and not (isinstance(data, memoryview) and data.obj is data_in.obj):
+            got = len(data)  # a transport with its own buffer: copied into the caller's
+            data_in[:got] = data
+            result = replace(result, data=data_in[:got])
         # the per-record path: nothing to build or name when the status is GOOD (issue 4, 5)
         if result.status == _GOOD or error_for_result(result, self.name, cdb) is None:
-            return bytes(result.data), None
+            return (result.data if data_in is not None else bytes(result.data)), None
         error = error_for_result(result, self.name, cdb, command=self.command_name(cdb))
         assert error is not None
         if not isinstance(error, SenseError) or error.sense.deferred:
             raise error
-        return bytes(result.data), error
+        return (result.data if data_in is not None else bytes(result.data)), error
 
     def _completed(self, error: ScsiError | None) -> bool:
         """True when the command completed: GOOD, or NO SENSE carrying only a notice."""
@@ -173,13 +184,23 @@ class SscDriver(SpcDriver):
             cdb = _READ_CDBS[(sili, length)] = cdbs.READ_6.encode(sili=sili, transfer_length=length)
         return self._read(cdb, length, fixed=False)
 
-    def read_fixed(self, blocks: int, block_size: int) -> ReadResult:
-        """SSC-4 6.4 READ(6) of ``blocks`` fixed blocks (the drive must be in fixed mode)."""
-        cdb = cdbs.READ_6.encode(fixed=True, transfer_length=blocks)
-        return self._read(cdb, blocks * block_size, fixed=True)
+    def read_fixed(
+        self, blocks: int, block_size: int, into: memoryview | None = None
+    ) -> ReadResult:
+        """SSC-4 6.4 READ(6) of ``blocks`` fixed blocks (the drive must be in fixed mode).
+        ``into``: a buffer of at least ``blocks * block_size`` bytes to read into; the
+        result's data is then a view of it, valid until the caller reuses the buffer."""
+        cdb = _READ_FIXED_CDBS.get(blocks)
+        if cdb is None:  # as ``read``: a restore reads a few block counts throughout
+            cdb = _READ_FIXED_CDBS[blocks] = cdbs.READ_6.encode(fixed=True, transfer_length=blocks)
+        return self._read(cdb, blocks * block_size, fixed=True, into=into)
 
-    def _read(self, cdb: bytes, length: int, *, fixed: bool) -> ReadResult:
-        data, error = self._run(cdb, data_in_len=length, timeout_s=READ_WRITE_TIMEOUT_S)
+    def _read(
+        self, cdb: bytes, length: int, *, fixed: bool, into: memoryview | None = None
+    ) -> ReadResult:
+        data, error = self._run(
+            cdb, data_in_len=length, timeout_s=READ_WRITE_TIMEOUT_S, data_in=into
+        )
         if error is None:
             return ReadResult(ReadKind.DATA, data, record_length=None if fixed else len(data))
         sense = error.sense

@@ -54,6 +54,8 @@ class Command:
     cdb: bytes
     data_out: memoryview
     alloc_len: int
+    data_in: memoryview | None = None
+    """The initiator's buffer, when it gave one: a READ may transfer straight into it."""
 
     @property
     def opcode(self) -> int:
@@ -193,13 +195,19 @@ class SimDevice:
     # --- the dispatcher -----------------------------------------------------------------
 
     def execute(
-        self, cdb: bytes, data_out: bytes | memoryview | None = None, data_in_len: int = 0
+        self,
+        cdb: bytes,
+        data_out: bytes | memoryview | None = None,
+        data_in_len: int = 0,
+        data_in: memoryview | None = None,
     ) -> SimResponse:
-        """Run one command. Raises ``NoResponse`` only when the device would not answer."""
+        """Run one command. Raises ``NoResponse`` only when the device would not answer.
+        ``data_in``: a buffer of at least ``data_in_len`` bytes that READ may fill (the data
+        returned is then a view of it), as a real HBA transfers into the caller's memory."""
         with self.lock:
             if not self.powered:
                 raise NoResponse(self.name, "powered off")
-            cmd = Command(bytes(cdb), memoryview(data_out or b""), data_in_len)
+            cmd = Command(bytes(cdb), memoryview(data_out or b""), data_in_len, data_in)
             try:
                 data = self._dispatch(cmd)
             except CheckCondition as cc:

@@ -150,6 +150,19 @@ class TapeMedium:
         """Up to ``limit`` bytes of record ``n``."""
         return os.pread(self.fd, min(limit, self.length(n)), self.start(n))
 
+    def read_span(
+        self, n: int, count: int, unit: int, into: memoryview | None = None
+    ) -> bytes | memoryview:
+        """Records ``n`` .. ``n + count - 1`` as a fixed-block READ transfers them: every one
+        but the last exactly ``unit`` bytes (the caller checked), the last up to ``unit``.
+        With ``into`` (at least ``count * unit`` bytes) they are read into it: a view of it."""
+        if count <= 0:
+            return b""
+        size = (count - 1) * unit + min(unit, self.length(n + count - 1))
+        if into is None:
+            return os.pread(self.fd, size, self.start(n))
+        return into[: os.preadv(self.fd, [into[:size]], self.start(n))]
+
     def truncate(self, n: int) -> None:
         """Discard object ``n`` and everything after it (writing at ``n`` erases the rest).
 

@@ -140,11 +140,10 @@ def erase_6(drive: SimTapeDrive, cmd: Command) -> None:
         drive.speed.wind(cart.capacity - medium.data_end, cart.capacity)
 
 
-def _read_one(drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, limit: int) -> bytes:
-    """Read the object at the position; raises for end of data, errors and filemarks.
-
-    The caller fills ``information`` (its residue unit) into the raised condition.
-    """
+def _pass_one(drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, limit: int) -> int:
+    """Pass the object at the position (faults, filemark, accounting): its length, of which
+    ``min(limit, length)`` bytes go to the initiator. Raises for end of data, errors and
+    filemarks; the caller fills ``information`` (its residue unit) into the condition."""
     if drive.position >= medium.count:
         if medium.eod_invalid:
             raise CheckCondition(Condition.END_OF_DATA_NOT_FOUND)
@@ -157,20 +156,50 @@ def _read_one(drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, limit: i
     if medium.is_filemark(drive.position):
         drive.position += 1
         raise CheckCondition(Condition.FILEMARK_DETECTED, filemark=True)
-    data = medium.read(drive.position, limit)
+    moved = medium.length(drive.position)
     drive.position += 1
-    moved = medium.length(drive.position - 1)
     drive.speed.read(moved)
     drive.stats.from_medium += moved
-    drive.stats.to_initiator += len(data)
+    drive.stats.to_initiator += min(limit, moved)
     cart.mam.bytes_read += moved
     cart.mam.bytes_read_last_load += moved
-    return data
+    return moved
 
 
-def read_6(drive: SimTapeDrive, cmd: Command) -> bytes | None:
+def _read_one(drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, limit: int) -> bytes:
+    """Read the object at the position; raises as ``_pass_one``."""
+    _pass_one(drive, cart, medium, limit)
+    return medium.read(drive.position - 1, limit)
+
+
+def _read_blocks(
+    drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, count: int, into: memoryview | None
+) -> bytes | memoryview:
+    """Fixed-block READ of ``count`` blocks: each block checked and accounted on its own (faults,
+    filemarks, timing), the data of the blocks passed read with one ``pread`` (blocks lie back
+    to back in the medium's data file): a multi-block READ costs one copy, not ``count``."""
+    unit = drive.block_size
+    first = drive.position
+    for i in range(count):
+        try:
+            length = _pass_one(drive, cart, medium, unit)
+        except CheckCondition as cc:
+            cc.information = count - i
+            cc.data = medium.read_span(first, i, unit, into)
+            raise
+        if length != unit:
+            raise CheckCondition(
+                Condition.NO_ADDITIONAL_SENSE,
+                ili=True,
+                information=count - i,
+                data=medium.read_span(first, i + 1, unit, into),
+            )
+    return medium.read_span(first, count, unit, into)
+
+
+def read_6(drive: SimTapeDrive, cmd: Command) -> bytes | memoryview | None:
     """SSC-4 6.4 READ(6): fixed or variable, SILI, filemark, end of data and ILI residues."""
-    fixed, count, unit = _transfer(cmd, drive)
+    fixed, count, _unit = _transfer(cmd, drive)
     if fixed and cmd.cdb[1] & SILI:
         raise invalid_cdb_field(1, 1)
     if count == 0:
@@ -189,20 +218,4 @@ def read_6(drive: SimTapeDrive, cmd: Command) -> bytes | None:
         raise CheckCondition(
             Condition.NO_ADDITIONAL_SENSE, ili=True, information=count - length, data=data
         )
-    chunks: list[bytes] = []
-    for i in range(count):
-        try:
-            block = _read_one(drive, cart, medium, unit)
-        except CheckCondition as cc:
-            cc.information = count - i
-            cc.data = b"".join(chunks)
-            raise
-        chunks.append(block)
-        if medium.length(drive.position - 1) != unit:
-            raise CheckCondition(
-                Condition.NO_ADDITIONAL_SENSE,
-                ili=True,
-                information=count - i,
-                data=b"".join(chunks),
-            )
-    return chunks[0] if count == 1 else b"".join(chunks)
+    return _read_blocks(drive, cart, medium, count, cmd.data_in)

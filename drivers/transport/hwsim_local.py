@@ -14,6 +14,9 @@ from hwsim.device import NoResponse, SimDevice
 class HwsimLocalTransport:
     """A transport to one ``SimDevice`` object in this process."""
 
+    reads_into = True
+    """``execute`` takes ``data_in``, a buffer the device reads into (drivers/spc ``send``)."""
+
     def __init__(self, device: SimDevice, name: str | None = None) -> None:
         self.device = device
         self.name = name or f"hwsim:{device.name}"
@@ -25,9 +28,10 @@ class HwsimLocalTransport:
         data_out: bytes | memoryview | None = None,
         data_in_len: int = 0,
         timeout_s: float,
+        data_in: memoryview | None = None,
     ) -> ScsiResult:
         try:
-            response = self.device.execute(cdb, data_out, data_in_len)
+            response = self.device.execute(cdb, data_out, data_in_len, data_in)
         except NoResponse as exc:
             raise DeviceUnreachable(self.name, exc.reason) from None
         residual = data_in_len - len(response.data) if data_in_len else 0

@@ -19,9 +19,21 @@ from pathlib import Path
 
 from devices.drive_values import RecordKind
 from devices.tape_drive import TapeDrive
+from drivers.errors import MediumError
+
+READ_AHEAD_MAX = 8
+"""Records one READ may ask for (fixed-block mode, 2 MiB at 256 KiB records). A stream of
+reads grows 1, 2, 4, 8 from each LOCATE, so one file at a spot reads a record or two and a
+whole session costs one command per 8 records instead of per record."""
 
 
 class TapeSource:
+    """Records from a mounted tape. After the first record of a stream it reads several
+    records per READ in fixed-block mode (block = the session's record size; the mode is set
+    back when the stream ends: LOCATE, next volume, close), handing them out one at a time.
+    A filemark, end of data or error met by a multi-record READ comes after the records that
+    preceded it, as single reads would give them; the drive records an error once."""
+
     def __init__(
         self,
         tape: TapeDrive,
@@ -38,20 +50,72 @@ class TapeSource:
         self._next_part = next_part
         self.located: list[tuple[str, int, int]] = []
         self.records_read = 0
+        self._ahead = 1
+        self._batch = memoryview(b"")
+        self._at = 0
+        self._then: BaseException | bool | None = False
+        """After the batch: False to read on, None for the end of the part, or the error."""
+        self._mode: int | None = None
+        """The block size the drive had before this source switched it to fixed blocks."""
+        self._buffer: memoryview | None = None
+        """Where multi-record READs land (one page-aligned mapping, made on first use): the
+        records handed out are views of it, valid until the next READ, as the reader wants."""
 
     def locate(self, block: int) -> None:
         """SSC-4 7.4 LOCATE(16) straight to ``block``, then READ POSITION to log it."""
+        self._end_stream()
         self.tape.locate(block)
         self.located.append((self.volume, block, self.tape.position()))
 
-    def read_record(self) -> bytes | None:
-        got = self.tape.read_record(self.record_size)
-        if got.kind is not RecordKind.DATA:
+    def read_record(self) -> bytes | memoryview | None:
+        if self._at < len(self._batch):
+            record = self._batch[self._at : self._at + self.record_size]
+            self._at += self.record_size
+            self.records_read += 1
+            return record
+        if self._then is not False:
+            then, self._then = self._then, False
+            if isinstance(then, BaseException):
+                raise then
             return None
-        self.records_read += 1
-        return got.data
+        count = self._ahead
+        if count > 1 and self._mode is None:
+            self._mode = self.tape.block_size()
+            if self._mode != self.record_size:
+                self.tape.set_block_size(self.record_size)
+        self._ahead = min(READ_AHEAD_MAX, count * 2)
+        fixed = self._mode is not None
+        into = self._slot() if fixed else None
+        try:
+            got = self.tape.read_record(
+                count * self.record_size if fixed else self.record_size, into
+            )
+        except MediumError as exc:  # the records before the bad one first
+            self._then = exc
+            data = exc.result.data if exc.result is not None and fixed else b""
+        else:
+            data = got.data
+            if got.kind is not RecordKind.DATA:
+                self._then = None
+        self._batch, self._at = memoryview(data), 0
+        if not len(data):
+            return self.read_record() if self._then is not False else None
+        return self.read_record()
+
+    def _slot(self) -> memoryview:
+        if self._buffer is None:
+            self._buffer = memoryview(mmap.mmap(-1, READ_AHEAD_MAX * self.record_size))
+        return self._buffer
+
+    def _end_stream(self) -> None:
+        """Forget what was read ahead; the drive's block size as it was before the stream."""
+        self._batch, self._at, self._then, self._ahead = memoryview(b""), 0, False, 1
+        mode, self._mode = self._mode, None
+        if mode is not None and mode != self.record_size:
+            self.tape.set_block_size(mode)
 
     def next_volume(self, volume_seq: int) -> bool:
+        self._end_stream()
         nxt = self._next_part(volume_seq)
         if nxt is None:
             return False
@@ -60,7 +124,8 @@ class TapeSource:
         return True
 
     def close(self) -> None:
-        """Nothing held: the drive stays mounted (``TapeMounts`` releases it)."""
+        """The drive stays mounted (``TapeMounts`` releases it), in its block size."""
+        self._end_stream()
 
 
 class DiskSource:

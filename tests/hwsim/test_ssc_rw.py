@@ -273,3 +273,21 @@ def test_oversized_variable_block_is_illegal(tape):
         ]
         == 2
     )
+
+
+def test_fixed_read_into_the_initiators_buffer(tape):
+    """A multi-block READ given a buffer (``data_in``) transfers into it: the data is a view of
+    that buffer, also for the blocks before a filemark; the bytes past them stay untouched."""
+    set_block_size(tape, 512)
+    tape.ok(tape.write_cdb(3, fixed=True), bytes(range(256)) * 6)
+    tape.wfm(1)
+    tape.rewind()
+    drive = tape.drive
+    buffer = memoryview(bytearray(b"#" * 4096))
+    got = drive.execute(tape.read_cdb(2, fixed=True), None, 1024, buffer)
+    assert got.status == 0 and isinstance(got.data, memoryview) and got.data.obj is buffer.obj
+    assert bytes(got.data) == bytes(range(256)) * 4 and bytes(buffer[1024:]) == b"#" * 3072
+    buffer[:] = b"#" * 4096
+    got = drive.execute(tape.read_cdb(4, fixed=True), None, 2048, buffer)
+    assert got.status == 2 and got.data.obj is buffer.obj  # CHECK CONDITION: filemark
+    assert bytes(got.data) == bytes(range(256)) * 2 and bytes(buffer[512:]) == b"#" * 3584
