@@ -6,7 +6,10 @@ scenario on every run and machine: a failing seed replays exactly (FoundationDB'
 Faults are hwsim ``Fault`` rules keyed by blocks and command counts (never wall time), plus
 what hwsim cannot inject itself: a SIGKILL of the engine process at its Nth checkpoint (then
 found by ``tapir backup --resume`` or a restarted server, the backup type restartable or
-not), and a disk mount path disabled or taken away at its Nth checkpoint.
+not), and a disk mount path disabled by an administrator at its Nth checkpoint. A mount path
+filling up or pulled out is the simulated disk's own fault (hwsim/disk.py), keyed by bytes
+written to it; the pool's second mount path is enabled (the job moves there) or not (it fails
+with the reason).
 """
 
 from __future__ import annotations
