@@ -167,6 +167,8 @@ def run_scenario(scenario: Scenario, root: Path) -> Result:
                 result.outcomes.append(watched(lambda: run_as_cli(site, manager, spec)))
         plan = site.endpoints("lib1").changer.device.faults
         result.fired = [f"{f.kind} on {f.target}" for f in plan.fired]
+        disk = site.disk_os(config.mount_paths[0])
+        result.fired += [f"disk {f.kind} at byte {f.at_byte}" for f in getattr(disk, "fired", [])]
         operator_fixes(site, root)
         spec = backup_spec(scenario, src, root, None)
         if result.killed:
