@@ -14,12 +14,18 @@ record, then sessions; the engine decides what it appends). ``VolumeFile.flush``
 point: it fsyncs the file and the directory, after which the data is known to be on disk and the
 catalog may record it (shared/DESIGN.md "Catalog").
 
+The OS calls that meet the disk itself (``write``, ``fsync``, ``statvfs``) go through a
+``DiskOs``: the real OS by default, or a simulated disk (hwsim/disk.py ``SimDisk``: a small
+capacity, filling up, pulled out) that the site wires in for a mount path; everything above
+them (buffering, flush points, the marker check, the errors raised) is the same code.
+
 Callers: the engine's write stage, from one thread per volume; every call may block on disk I/O.
 """
 
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import uuid
@@ -27,8 +33,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
-
-import psutil
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -89,6 +93,45 @@ class MountPathStore(Protocol):
     def set_mount_path(self, state: MountPathState) -> None: ...
 
 
+class DiskOs(Protocol):
+    """The calls that reach the disk under a mount path (module docstring); each may raise
+    ``OSError`` as the kernel does (ENOSPC, EIO, ENOENT, ...)."""
+
+    def write(self, fd: int, data: bytes | memoryview) -> int: ...
+
+    def fsync(self, fd: int) -> None: ...
+
+    def statvfs(self, path: str) -> os.statvfs_result: ...
+
+
+class RealOs:
+    """The kernel's own calls."""
+
+    def write(self, fd: int, data: bytes | memoryview) -> int:
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def statvfs(self, path: str) -> os.statvfs_result:
+        return os.statvfs(path)
+
+
+REAL_OS: DiskOs = RealOs()
+
+
+class _DiskFile(io.FileIO):
+    """A volume file's raw layer whose writes go through the mount path's ``DiskOs`` (the
+    buffered layer above is the standard one)."""
+
+    def __init__(self, path: Path, mode: str, disk: DiskOs) -> None:
+        super().__init__(path, mode)
+        self._disk = disk
+
+    def write(self, data: bytes | memoryview) -> int:  # type: ignore[override]
+        return self._disk.write(self.fileno(), data)
+
+
 def format_bytes(n: int) -> str:
     """``1.2 GiB``, ``5 GiB``, ``512 B``: binary units, one decimal, no trailing ``.0``."""
     for unit, size in (("TiB", TIB), ("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
@@ -120,11 +163,17 @@ class DiskMountPath:
     """One registered directory. Construct with ``register`` (first time) or ``open``."""
 
     def __init__(
-        self, path: Path, store: MountPathStore, *, reserve_bytes: int = DEFAULT_RESERVE_BYTES
+        self,
+        path: Path,
+        store: MountPathStore,
+        *,
+        reserve_bytes: int = DEFAULT_RESERVE_BYTES,
+        disk: DiskOs = REAL_OS,
     ) -> None:
         self.path = Path(os.path.abspath(path))
         self.store = store
         self.reserve_bytes = reserve_bytes
+        self.disk = disk
 
     @classmethod
     def register(
@@ -135,10 +184,11 @@ class DiskMountPath:
         actor: str,
         reserve_bytes: int = DEFAULT_RESERVE_BYTES,
         now: datetime | None = None,
+        disk: DiskOs = REAL_OS,
     ) -> DiskMountPath:
         """Make ``path`` a mount path: write the marker, record it enabled. Re-registering a
         path that is present and intact keeps its state. Raises ``MountPathMissing``."""
-        mp = cls(Path(path), store, reserve_bytes=reserve_bytes)
+        mp = cls(Path(path), store, reserve_bytes=reserve_bytes, disk=disk)
         if not mp.path.is_dir():
             raise MountPathMissing(f"Mount path {mp.path} does not exist or is not a directory.")
         state = store.get_mount_path(str(mp.path))
@@ -201,12 +251,14 @@ class DiskMountPath:
             )
 
     def free_bytes(self) -> int:
-        """Bytes available to this (non-root) user, by psutil.disk_usage (statvfs f_bavail)."""
+        """Bytes available to this (non-root) user: statvfs ``f_bavail * f_frsize`` (what
+        psutil.disk_usage reports as free), asked through the mount path's ``DiskOs``."""
         self.check_present()
         try:
-            return psutil.disk_usage(str(self.path)).free
+            st = self.disk.statvfs(str(self.path))
         except OSError as exc:
             raise self._gone(exc) from exc
+        return st.f_bavail * st.f_frsize
 
     def refusal(self, needed_bytes: int) -> str | None:
         """Why writing ``needed_bytes`` here is refused, or None. Raises ``MountPathMissing``."""
@@ -245,7 +297,7 @@ class DiskMountPath:
             raise MountPathRefused(f"Mount path {self.path} is disabled.")
         target = self.volume_path(volume_id)
         try:
-            f = target.open("xb")
+            f = io.BufferedWriter(_DiskFile(target, "xb", self.disk))
         except FileExistsError as exc:
             raise VolumeError(f"Volume {volume_id} already exists in {self.path}.") from exc
         except OSError as exc:
@@ -261,7 +313,10 @@ class DiskMountPath:
         if append and not self.enabled:
             raise MountPathRefused(f"Mount path {self.path} is disabled.")
         try:
-            f = target.open("ab" if append else "rb")
+            if append:
+                f: BinaryIO = io.BufferedWriter(_DiskFile(target, "ab", self.disk))
+            else:
+                f = target.open("rb")
         except FileNotFoundError as exc:
             raise VolumeError(f"Volume {volume_id} is not in {self.path}.") from exc
         except OSError as exc:
@@ -315,7 +370,7 @@ class VolumeFile:
         file: that data is gone, and saying so now is the point of a flush)."""
         try:
             self._f.flush()
-            os.fsync(self._f.fileno())
+            self.mount.disk.fsync(self._f.fileno())
             _fsync_dir(self.mount.path)
         except OSError as exc:
             raise self.mount._gone(exc) from exc

@@ -17,10 +17,12 @@ Not thread-safe: one command, one thread.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from devices.disk import REAL_OS, DiskOs
 from devices.media import MediaStore
 from devices.tape_drive import TapeDrive
 from devices.tape_library import TapeLibrary
@@ -28,8 +30,16 @@ from drivers.transport.contract import Transport, TransportError
 from drivers.transport.endpoints import open_endpoint
 from drivers.transport.hwsim_local import HwsimLocalTransport
 from drivers.transport.hwsim_socket import HwsimConnection, HwsimSocketTransport
-from engine.site_config import DriveSpec, LibrarySpec, SiteConfig, SiteError, check_endpoint
+from engine.site_config import (
+    DriveSpec,
+    LibrarySpec,
+    MountPathSpec,
+    SiteConfig,
+    SiteError,
+    check_endpoint,
+)
 from hwsim.config import CHANGER_NAME, load_config
+from hwsim.disk import SimDisk
 from hwsim.library import SimLibrary, StateError
 from hwsim.server import socket_path_for
 from hwsim.state import holds_library
@@ -80,6 +90,7 @@ class Site:
         self._endpoints: dict[str, LibraryEndpoints] = {}
         self._libraries: dict[str, TapeLibrary] = {}
         self._catalog: Catalog | None = None
+        self._disks: dict[str, DiskOs] = {}
 
     # --- libraries ---------------------------------------------------------------------------
 
@@ -217,6 +228,19 @@ class Site:
         """A ``TapeDrive`` for a drive named as in the module doc."""
         name, transport, _ = self.resolve_drive(text)
         return TapeDrive(name, transport)
+
+    # --- disk mount paths --------------------------------------------------------------------
+
+    def disk_os(self, spec: MountPathSpec) -> DiskOs:
+        """What a mount path's writes and free-space checks reach: the real OS, or the
+        simulated disk its ``hwsim`` table describes (one per Site, so its byte counts and
+        faults last for the command)."""
+        if spec.sim is None:
+            return REAL_OS
+        key = os.path.abspath(spec.path)
+        if key not in self._disks:
+            self._disks[key] = SimDisk.from_spec(key, spec.sim)
+        return self._disks[key]
 
     # --- catalog -----------------------------------------------------------------------------
 

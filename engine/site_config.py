@@ -28,6 +28,9 @@ fresh install works with no setup. Schema::
     path = "/srv/backup/disk1"
     reserve = "10GiB"
     pool = "disk"
+    hwsim = { capacity = "64MiB", faults = [{ kind = "gone", at_byte = 1048576 }] }
+                                   # optional: the directory sits on a simulated disk
+                                   # (hwsim/disk.py: its size; "full"/"gone" at a byte)
 
 Relative paths are relative to the file's directory. Every problem is one ``SiteConfigError``
 naming the file, the place and the problem ("tapir.toml: libraries[2]: ..."), counted from 1 as
@@ -47,6 +50,7 @@ from typing import Any
 from drivers.transport.endpoints import HWSIM_SCHEME, SG_NODE, parse_hwsim
 from engine.paths import config_dir, default_sim_state_dir
 from hwsim.config import parse_size
+from hwsim.disk import DiskSpec, DiskSpecError, parse_disk
 
 CONFIG_ENV = "TAPIR_CONFIG"
 CONFIG_FILE = "tapir.toml"
@@ -73,7 +77,7 @@ _LIBRARY_KEYS = {
     "pool": str,
 }
 _DRIVE_KEYS = {"name": str, "endpoint": str}
-_MOUNT_KEYS = {"path": str, "reserve": (int, str), "pool": str}
+_MOUNT_KEYS = {"path": str, "reserve": (int, str), "pool": str, "hwsim": dict}
 
 
 class SiteConfigError(Exception):
@@ -122,6 +126,8 @@ class MountPathSpec:
     path: Path
     reserve_bytes: int = DEFAULT_RESERVE
     pool: str | None = None
+    sim: DiskSpec | None = None
+    """A simulated disk under the directory (tests, the simulator); None: the real one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,4 +348,13 @@ class _Validator:
             reserve = parse_size(m.get("reserve", DEFAULT_RESERVE))
         except ValueError as exc:
             raise self.fail(where, f"reserve: {exc}") from None
-        return MountPathSpec(self.path(m["path"]), reserve, self.pool(where, m.get("pool")))
+        sim = None
+        if "hwsim" in m:
+            table = dict(m["hwsim"])
+            try:
+                if "capacity" in table:
+                    table["capacity"] = parse_size(table["capacity"])
+                sim = parse_disk(table)
+            except (ValueError, DiskSpecError) as exc:
+                raise self.fail(f"{where}.hwsim", str(exc)) from None
+        return MountPathSpec(self.path(m["path"]), reserve, self.pool(where, m.get("pool")), sim)

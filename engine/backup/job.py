@@ -50,7 +50,7 @@ from engine.backup.pipeline import (
 from engine.backup.resume import ResumePoint, resume_choice, resume_point, resume_sentence
 from engine.backup.run_record import Exceptions, Parts, end_run, progress_reporter
 from engine.backup.tape_loss import DriveTimedOut, MediumWriteFailed
-from engine.backup.target_disk import DiskTarget, fallback
+from engine.backup.target_disk import DiskTarget, after_failure
 from engine.backup.targets import BackupError, SourceMissing, Target, resolve_target
 from engine.catalog.base_view import BaseView
 from engine.catalog.files_staging import FileStaging
@@ -240,8 +240,8 @@ def _one_run(
                 "mounted)."
             )
         target = resolve_target(spec.target, call.site, call.store, pool=spec.pool)
-        if isinstance(target, DiskTarget) and target.name in call.avoid_paths:
-            target = fallback(call.site, call.store, target.pool, call.avoid_paths) or target
+        if isinstance(target, DiskTarget):
+            target = after_failure(call.site, call.store, target, call.avoid_paths)
         if spec.volume_size is not None and hasattr(target, "volume_size"):
             target.volume_size = spec.volume_size  # type: ignore[attr-defined]
         if call.prepare_target is not None:
@@ -286,7 +286,7 @@ def _one_run(
         in_use_policy=spec.in_use_policy,
         checkpoint_bytes=spec.checkpoint_bytes,
         checkpoint_seconds=spec.checkpoint_seconds,
-        should_stop=call.should_stop or tuning.should_stop,
+        should_stop=_polled_both(tuning.should_stop, call.should_stop),
     )
     session = {
         "job": job_id,
@@ -374,6 +374,20 @@ def _one_run(
     detail = Detail.UP_TO_DATE if base is not None and not changes else Detail.MODIFIED
     outcome.detail = Detail.MODIFIED if point is not None else detail
     return end_run(jobs, outcome, actor, started, None, status=outcome.status)
+
+
+def _polled_both(
+    first: Callable[[], bool | str] | None, second: Callable[[], bool | str] | None
+) -> Callable[[], bool | str] | None:
+    """The spec's own ``should_stop`` (a test's fault hook at a checkpoint) and the caller's
+    (the job manager's stop protocol), both polled at each checkpoint, the first one first."""
+    if first is None or second is None:
+        return first or second
+
+    def both() -> bool | str:
+        return first() or second()
+
+    return both
 
 
 def _restartable(exc: BaseException, restarts: int) -> bool:

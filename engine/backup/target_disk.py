@@ -19,7 +19,8 @@ Mid-job failures (the file system full, the mount path disabled or gone): the ru
 the DiskMountPath sentence; ``abort`` closes the session at the last flushed point (the volume
 file is cut back to the records the last checkpoint flushed, which is what the catalog lists).
 With checkpoint restart, the job's next run goes to ``fallback``: another enabled mount path
-of the same pool with room, if the configuration has one.
+of the same pool with room, if the configuration has one; without one it fails with the reason
+(``after_failure``), never going back to the mount path that just failed it.
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ SESSION_TAPE_FILE = 1
 
 
 def find_mount_path(path: Path, site: Site, store: MediaStore) -> DiskMountPath:
-    """The mount path at ``path``: configured ones are registered on first use; ones only the
-    catalog knows are used as registered. Raises ``UnknownTarget``."""
+    """The mount path at ``path``: configured ones are registered on first use (on the site's
+    simulated disk when the configuration gives one); ones only the catalog knows are used as
+    registered. Raises ``UnknownTarget``."""
     wanted = os.path.abspath(path)
     spec = next((m for m in site.config.mount_paths if os.path.abspath(m.path) == wanted), None)
     known = store.get_mount_path(wanted)  # type: ignore[attr-defined]
@@ -57,10 +59,16 @@ def find_mount_path(path: Path, site: Site, store: MediaStore) -> DiskMountPath:
                 wanted,
                 store,
                 actor=ACTOR,
-                reserve_bytes=spec.reserve_bytes,  # type: ignore[arg-type]
-            )
+                reserve_bytes=spec.reserve_bytes,
+                disk=site.disk_os(spec),
+            )  # type: ignore[arg-type]
         if spec is not None:
-            return DiskMountPath(Path(wanted), store, reserve_bytes=spec.reserve_bytes)  # type: ignore[arg-type]
+            return DiskMountPath(
+                Path(wanted),
+                store,  # type: ignore[arg-type]
+                reserve_bytes=spec.reserve_bytes,
+                disk=site.disk_os(spec),
+            )
     except MountPathError as exc:
         raise UnknownTarget(str(exc), device=wanted) from exc
     if known is not None:
@@ -120,9 +128,13 @@ class DiskVolumes:
         label = new_label(
             self.volume, self.target.pool, DISK_MEDIA_TYPE, record_size=self.record_size
         )
-        vol.write(encode_label(label))
         self.records = self.flushed = 0
         self.parts.part_started(SessionPart(seq, self.volume, SESSION_TAPE_FILE, LABEL_RECORDS))
+        try:  # the part's row first: a failure here is cut back by ``abort`` like any other
+            vol.write(encode_label(label))
+            vol.flush()  # a volume file on the disk starts with its label, durable
+        except OSError as exc:
+            raise self._failed(exc) from exc
 
     def write_record(self, record: memoryview) -> bool:
         assert self.file is not None
@@ -182,6 +194,25 @@ class DiskVolumes:
                 if os.path.getsize(self.paths[-1]) > keep:
                     os.truncate(self.paths[-1], keep)
             self.parts.part_ended(self.seq, self.flushed)
+
+
+def after_failure(site: Site, store: MediaStore, target: DiskTarget, avoid: set[str]) -> DiskTarget:
+    """Where a run writes when mount paths in ``avoid`` failed its job before (a restarted
+    run): ``target`` if it did not fail, else another mount path of its pool (``fallback``);
+    with none, the run is refused with the target's own reason (disabled, missing, short of
+    space) or, if it would accept writes again, with the failure's: the job does not go back
+    to a mount path that just failed it. Raises ``TargetRefused``."""
+    if target.name not in avoid:
+        return target
+    other = fallback(site, store, target.pool, avoid)
+    if other is not None:
+        return other
+    target.check()
+    raise TargetRefused(
+        f"Mount path {target.name} failed this job and pool {target.pool} has no other "
+        "enabled mount path with room; free space there or enable another mount path.",
+        device=target.name,
+    )
 
 
 def fallback(site: Site, store: MediaStore, pool: str, avoid: set[str]) -> DiskTarget | None:

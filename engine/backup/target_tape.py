@@ -258,6 +258,7 @@ class LibraryTarget:
         for barcode, medium in self.candidates(exclude):
             if self.claim_medium is not None and not self.claim_medium(barcode):
                 continue
+            self._unload_leftover(barcode)
             tape = library.mount(barcode, self.drive, avoid=self.failed_drives)
             try:
                 tape_file, first = prepare(
@@ -272,6 +273,16 @@ class LibraryTarget:
 
     def release(self, mounted: Mounted) -> None:
         self.library.unmount(mounted.tape.name)
+
+    def _unload_leftover(self, barcode: str) -> None:
+        """The drive this target is held to (reserved for its job, or named) still holds
+        another cartridge, one a failed run could not unload (a drive that lost power): it
+        goes back to a slot first, as the drive is this job's now."""
+        if self.drive is None:
+            return
+        element = self.library.inventory(refresh=True).drive(self.drive)
+        if element is not None and element.full and element.barcode != barcode:
+            self.library.unmount(self.drive)
 
 
 class DriveTarget:

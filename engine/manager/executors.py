@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from devices.errors import NoFreeDrive
 from engine.backup.exceptions import InUseAction, InUsePolicy
 from engine.backup.job import DEVICE_FAILURES, JobNotRunnable, run_backup
 from engine.backup.job_spec import BackupSpec
@@ -120,13 +121,20 @@ def restart_drive(
     """The drive a restarted run uses: the one it holds if that did not fail it, else another
     of the library's drives it reserves first (giving back the failed one). With none free the
     job is WAITING with the reason for delay until one is released (the job is QUEUED between
-    runs, so a cancel meanwhile ends it: ``EndedMeanwhile``)."""
+    runs, so a cancel meanwhile ends it: ``EndedMeanwhile``). When every drive of the library
+    failed the job, the run fails with that (``NoFreeDrive``), as it does without a manager."""
     key, grp = drives[0]
     name = key.rpartition(":")[2]
     if name not in failed:
         return name
     jobs = JobsStore(ctx.catalog)
     names = list(ctx.site.endpoints(library).drives)
+    if all(other in failed for other in names):  # no release can help: fail, do not wait
+        raise NoFreeDrive(
+            library,
+            f"{library}: every drive failed this job ({', '.join(sorted(failed))}); service "
+            "them and run it again.",
+        )
     waiting = False
     while True:
         for other in names:

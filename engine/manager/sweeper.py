@@ -118,8 +118,8 @@ class Sweeper:
         now = self.clock.now()
         run = self.jobs.open_run(job_id)
         if run is not None:
-            error = why if status is CompletionStatus.FAILED else None
-            self.jobs.end_run(run.id, status, error=error, now=now)
+            # the run's own record says why it ended, RESUMED too: its holder died under it
+            self.jobs.end_run(run.id, status, error=why, now=now)
         with contextlib.suppress(JobsError):
             if target is S.ENDED:
                 self.jobs.transition(

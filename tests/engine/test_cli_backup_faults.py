@@ -1,6 +1,8 @@
 """Faults through the CLI as an administrator meets them (issue 7): power lost on the drive
 mid-backup (``tapir sim fault arm``), the tape then shown by ``tapir media show``, the job run
-again with ``--resume``; a disk mount path filling up mid-backup. Real subprocesses."""
+again with ``--resume``; a disk mount path filling up mid-backup, and one gone (its simulated
+disk pulled out, hwsim/disk.py) with and without another mount path to go to. Real
+subprocesses."""
 
 from __future__ import annotations
 
@@ -124,3 +126,64 @@ def test_a_mount_path_filling_up_mid_backup_fails_with_the_reason(tmp_path: Path
     assert "FAILED" in json.dumps(run)
     (volume,) = disk.glob("*.vol")
     assert volume.stat().st_size % (64 * 1024) == 0  # cut back to whole flushed records
+
+
+GONE_AT = 1_000_000
+"""Bytes written to the first mount path's simulated disk before it is pulled out (mid-job:
+the backup writes about 3 MB)."""
+
+
+def gone_site(tmp: Path, spare: bool) -> Tapir:
+    """Mount path disk1 on a simulated disk that goes at byte ``GONE_AT`` (hwsim/disk.py),
+    and, with ``spare``, disk2 of the same pool."""
+    tapir = site(tmp, *((tmp / "disk2",) if spare else ()))
+    disk1 = tmp / "disk1"
+    disk1.mkdir()
+    assert tapir.config is not None
+    tapir.config.write_text(
+        tapir.config.read_text()
+        + f'[[mount_paths]]\npath = "{disk1}"\nreserve = "0"\n'
+        + f'hwsim = {{ faults = [{{ kind = "gone", at_byte = {GONE_AT} }}] }}\n'
+    )
+    return tapir
+
+
+def remount(disk: Path) -> None:
+    """The administrator mounts the disk again (where hwsim's unmount put its contents)."""
+    away = disk.with_name(disk.name + ".hwsim-unmounted")
+    for leftover in disk.iterdir():
+        leftover.unlink()
+    disk.rmdir()
+    away.rename(disk)
+
+
+def test_a_mount_path_gone_mid_backup_moves_the_job_to_the_other_one(tmp_path: Path) -> None:
+    src = tree(tmp_path / "src")
+    tapir = gone_site(tmp_path, spare=True)
+    disk1, disk2 = tmp_path / "disk1", tmp_path / "disk2"
+    out = tapir.json("backup", str(src), "--to", str(disk1), *ARGS, "--restarts", "1")
+    assert out["status"] == "COMPLETED", out
+    runs = tapir.json("jobs", "show", str(out["job"]))["runs"]
+    assert [r["status"] for r in runs] == ["RESUMED", "COMPLETED"]
+    assert f"Mount path {disk1}" in runs[0]["error"] and "unmounted" in runs[0]["error"]
+    assert list(disk2.glob("*.vol")) and not list(disk1.iterdir())  # the empty mount point
+
+    remount(disk1)
+    (cut,) = disk1.glob("*.vol")  # the first run's volume: its label and flushed records
+    assert 0 < cut.stat().st_size < GONE_AT and cut.stat().st_size % (64 * 1024) == 0
+    restored = tapir("restore", str(src), "--to", str(tmp_path / "dst"), "--as-of", str(out["job"]))
+    assert restored.returncode == 0, restored.stderr
+    assert compare_trees(src, tmp_path / "dst" / str(src).lstrip("/")) == []
+
+
+def test_a_mount_path_gone_mid_backup_without_another_fails_with_the_reason(
+    tmp_path: Path,
+) -> None:
+    src = tree(tmp_path / "src")
+    tapir = gone_site(tmp_path, spare=False)
+    disk1 = tmp_path / "disk1"
+    failed = tapir("backup", str(src), "--to", str(disk1), *ARGS, "--restarts", "1")
+    line = one_error_line(failed, 2)
+    assert f"Mount path {disk1} holds no tapir marker (unmounted" in line, line
+    runs = tapir.json("jobs", "show", "1")["runs"]
+    assert [r["status"] for r in runs] == ["RESUMED", "FAILED"]

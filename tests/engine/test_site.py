@@ -16,6 +16,7 @@ from engine.site_config import (
     load_site_config,
     parse_site_config,
 )
+from hwsim.disk import DiskFault, DiskSpec
 
 FULL = """
 catalog = "sqlite:////tmp/x.sqlite"
@@ -125,6 +126,14 @@ def test_full_file_parses_with_relative_paths_from_its_directory() -> None:
             "site.toml: mount_paths[1]: reserve must be an integer or a string, not True",
         ),
         ('default_pool = "a/b"\n', "site.toml: default_pool: pool 'a/b' must be 1..64 of"),
+        (
+            '[[mount_paths]]\npath = "/d"\nhwsim = { capacity = "big" }\n',
+            "site.toml: mount_paths[1].hwsim: 'big' is not a size",
+        ),
+        (
+            '[[mount_paths]]\npath = "/d"\nhwsim = { faults = [{ kind = "melt", at_byte = 1 }] }\n',
+            "site.toml: mount_paths[1].hwsim: kind must be one of ['full', 'gone']",
+        ),
     ],
 )
 def test_problems_name_file_place_and_problem(text: str, message: str) -> None:
@@ -176,3 +185,12 @@ def test_a_configured_simulated_library_that_does_not_exist_is_a_clear_error(
     )
     with Site(config) as site, pytest.raises(Exception, match="no simulated library here"):
         site.endpoints("gone")
+
+
+def test_a_mount_path_on_a_simulated_disk() -> None:
+    config = parse(
+        '[[mount_paths]]\npath = "/d"\nreserve = "0"\n'
+        'hwsim = { capacity = "1MiB", faults = [{ kind = "full", at_byte = 10 }] }\n'
+    )
+    (mount,) = config.mount_paths  # type: ignore[attr-defined]
+    assert mount.sim == DiskSpec(1024**2, (DiskFault("full", 10),))

@@ -1,7 +1,8 @@
 """The engine process of a SIGKILL scenario: ``python -m tests.sim.child SEED ROOT`` runs the
-scenario's backup against the simulated library in ROOT and kills itself with SIGKILL right
-after checkpoint ``kill_at`` (no cleanup of any kind runs: the catalog and the tape are left
-as a crash leaves them)."""
+scenario's backup as ``tapir backup`` does (through the job manager: reservations, a lease
+renewed by heartbeats) against the simulated library in ROOT, and kills itself with SIGKILL
+right after checkpoint ``kill_at`` (no cleanup of any kind runs: the catalog, the lease, the
+reservations and the tape are left as a crash leaves them)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import signal
 import sys
 from pathlib import Path
 
-from engine.backup.job import run_backup
 from engine.site import Site
 from tests.sim.harness import backup_spec, site_config
+from tests.sim.managed import manager_config, run_as_cli
 from tests.sim.scenario import draw
 
 
@@ -28,9 +29,9 @@ def main(seed: int, root: Path) -> int:
         return False
 
     spec = backup_spec(scenario, root / "src", root, die_at_checkpoint)
-    with Site(site_config(root)) as site:
-        out = run_backup(spec, site, actor="sim-child")
-    print(out.status.value)
+    with Site(site_config(root, scenario)) as site:
+        out = run_as_cli(site, manager_config(scenario.restartable), spec)
+    print(out.status.value if out.status else "not ended")
     return 0
 
 

@@ -2,16 +2,19 @@
 the faults armed, the backup job run under a watchdog, then what the operator does (power,
 drives, door, mount paths back, faults cleared) and a retry of the job from its checkpoint.
 
-A SIGKILL scenario runs the first attempt in a child process (child.py) that kills itself at
-the chosen checkpoint; the harness then plays the job manager's sweeper (the run ends FAILED,
-the job is queued again) and runs the job again, resuming from the checkpoint.
+Every job runs through the job manager (managed.py), as the CLI and the server run them.
+A SIGKILL scenario runs the first attempt in a child process (child.py, itself a managed
+``tapir backup``) that kills itself at the chosen checkpoint, leaving its lease and
+reservations behind; then either ``tapir backup --resume N`` or a restarted ``tapir server``
+finds the holder dead, its sweeper ends the run (RESUMED and queued again, or FAILED when the
+backup type is configured not to restart) and releases what it held, and the job runs again
+from the checkpoint (a FAILED one as a new job continuing it).
 """
 
 from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,14 +26,22 @@ from typing import Any
 
 from devices.disk import DiskMountPath
 from devices.media_rules import set_drive_state
-from engine.backup.job import BackupSpec, RunOutcome, run_backup
+from engine.backup.job import BackupSpec
 from engine.backup.pipeline import PipelineOptions
 from engine.catalog.jobs_store import JobsStore
 from engine.catalog.media_store import CatalogMediaStore
-from engine.jobs.states import SUCCESS_STATUSES, CompletionStatus, JobState
+from engine.jobs.states import SUCCESS_STATUSES
 from engine.site import Site
 from engine.site_config import LibrarySpec, MountPathSpec, SiteConfig
+from hwsim.disk import DISK_FAULTS, DiskFault, DiskSpec, SimDisk
 from tests.engine.backup.fault_util import power_returns, quick_robot
+from tests.sim.managed import (
+    Ended,
+    manager_config,
+    resume_as_cli,
+    run_as_cli,
+    serve_until_idle,
+)
 from tests.sim.scenario import DRIVES, LIBRARY, RECORD, Scenario
 
 HANG_S = 120.0
@@ -43,7 +54,7 @@ class Result:
     scenario: Scenario
     src: Path
     root: Path
-    outcomes: list[RunOutcome] = field(default_factory=list)
+    outcomes: list[Ended] = field(default_factory=list)
     killed: bool = False
     fired: list[str] = field(default_factory=list)
     """The hwsim faults that fired (kind on target), for the soak's summary."""
@@ -60,12 +71,21 @@ def build_tree(scenario: Scenario, root: Path) -> Path:
     return src
 
 
-def site_config(root: Path) -> SiteConfig:
+def site_config(root: Path, scenario: Scenario) -> SiteConfig:
+    """The library and two mount paths of one pool; the first sits on a simulated disk
+    (hwsim/disk.py) with the scenario's capacity and its ``full`` or ``gone`` fault."""
     (root / "library.toml").write_text(LIBRARY)
     lib = LibrarySpec(
         "lib1", state_dir=root / "state", hwsim_config=root / "library.toml", create=True
     )
-    mounts = tuple(MountPathSpec(root / name, reserve_bytes=0) for name in ("disk1", "disk2"))
+    faults = ()
+    if scenario.disk_fault in DISK_FAULTS and scenario.capacity is None:
+        faults = (DiskFault(scenario.disk_fault, scenario.disk_fault_at),)
+    disk = DiskSpec(scenario.capacity, faults)
+    mounts = (
+        MountPathSpec(root / "disk1", reserve_bytes=0, sim=disk),
+        MountPathSpec(root / "disk2", reserve_bytes=0),
+    )
     for m in mounts:
         m.path.mkdir(exist_ok=True)
     return SiteConfig(
@@ -87,7 +107,7 @@ def backup_spec(scenario: Scenario, src: Path, root: Path, hook: Callable[[], bo
     )
 
 
-def watched(run: Callable[[], RunOutcome]) -> RunOutcome:
+def watched(run: Callable[[], Ended]) -> Ended:
     """``run()`` in a thread; a run that does not end within ``HANG_S`` fails the scenario."""
     box: list[Any] = []
 
@@ -107,19 +127,17 @@ def watched(run: Callable[[], RunOutcome]) -> RunOutcome:
 
 
 def disk_hook(scenario: Scenario, root: Path, site: Site) -> Callable[[], bool] | None:
-    """A ``should_stop`` that never stops but makes the mount path fault at its checkpoint."""
-    if scenario.disk_fault is None:
+    """A ``should_stop`` that never stops but has an administrator disable the mount path at
+    its checkpoint (a full or gone disk is the simulated disk's own fault)."""
+    if scenario.disk_fault != "disabled":
         return None
     calls: list[int] = []
 
     def hook() -> bool:
         calls.append(1)
         if len(calls) == scenario.disk_fault_at:
-            if scenario.disk_fault == "disabled":
-                mount = DiskMountPath(root / "disk1", CatalogMediaStore(site.catalog()))
-                mount.set_enabled(False, actor="sim", reason="Disabled by the simulation.")
-            else:
-                shutil.move(root / "disk1", root / "disk1-away")
+            mount = DiskMountPath(root / "disk1", CatalogMediaStore(site.catalog()))
+            mount.set_enabled(False, actor="sim", reason="Disabled by the simulation.")
         return False
 
     return hook
@@ -128,16 +146,17 @@ def disk_hook(scenario: Scenario, root: Path, site: Site) -> Callable[[], bool] 
 def run_scenario(scenario: Scenario, root: Path) -> Result:
     src = build_tree(scenario, root)
     result = Result(scenario, src, root)
-    config = site_config(root)
+    config = site_config(root, scenario)
+    manager = manager_config(scenario.restartable)
+    if scenario.target == "disk" and not scenario.spare_mount:
+        with Site(config) as site:
+            no_spare(site, root)
     if scenario.kill_at is not None:
         result.killed = run_child(scenario, root)
     with Site(config) as site:
         quick_robot(site)
         jobs = JobsStore(site.catalog())
-        job_id = None
-        if result.killed:
-            job_id = sweep(jobs)
-        else:
+        if not result.killed:
             faults = site.endpoints("lib1").changer.device.faults
             for fault in scenario.faults:
                 faults.arm(dict(fault))
@@ -145,17 +164,27 @@ def run_scenario(scenario: Scenario, root: Path) -> Result:
             spec = backup_spec(scenario, src, root, hook)
             returns = power_returns(site) if scenario.power_returns else nullcontext()
             with returns:
-                result.outcomes.append(watched(lambda: run_backup(spec, site, actor="sim")))
-            job_id = result.outcomes[-1].job_id
+                result.outcomes.append(watched(lambda: run_as_cli(site, manager, spec)))
         plan = site.endpoints("lib1").changer.device.faults
         result.fired = [f"{f.kind} on {f.target}" for f in plan.fired]
+        disk = site.disk_os(config.mount_paths[0])
+        result.fired += [f"disk {f.kind} at byte {f.at_byte}" for f in getattr(disk, "fired", [])]
         operator_fixes(site, root)
         spec = backup_spec(scenario, src, root, None)
         if result.killed:
-            result.outcomes.append(watched(lambda: run_backup(spec, site, job_id=job_id)))
+            (row,) = jobs.list_jobs()
+            job_id = row.job.id
+            assert jobs.open_run(job_id) is not None, "a killed run stays open until swept"
+            if scenario.restart_by == "daemon":
+                again = watched(lambda: serve_until_idle(site, manager, job_id))
+            else:
+                again = watched(lambda: resume_as_cli(site, manager, spec, job_id))
+            result.outcomes.append(again)
         if result.outcomes[-1].status not in SUCCESS_STATUSES:
             last = result.outcomes[-1].job_id
-            result.outcomes.append(watched(lambda: run_backup(spec, site, resume_from=last)))
+            result.outcomes.append(
+                watched(lambda: run_as_cli(site, manager, spec, resume_from=last))
+            )
         from tests.sim.invariants import check_all
 
         check_all(site, result)
@@ -178,16 +207,11 @@ def run_child(scenario: Scenario, root: Path) -> bool:
     return False
 
 
-def sweep(jobs: JobsStore) -> int:
-    """What the job manager's sweeper does for a run whose process died: the run ends FAILED
-    with the reason, the job is queued again (its next run resumes from the checkpoint)."""
-    (row,) = jobs.list_jobs()
-    job_id = row.job.id
-    run = jobs.open_run(job_id)
-    assert run is not None, "a killed run is still open until the sweeper ends it"
-    jobs.end_run(run.id, CompletionStatus.FAILED, error="The engine process died (SIGKILL).")
-    jobs.transition(job_id, JobState.QUEUED, actor="sweeper", reason="Its holder died.")
-    return job_id
+def no_spare(site: Site, root: Path) -> None:
+    """The pool's second mount path is registered but disabled: a job cannot move there."""
+    store = CatalogMediaStore(site.catalog())
+    mount = DiskMountPath.register(root / "disk2", store, actor="sim", reserve_bytes=0)
+    mount.set_enabled(False, actor="sim", reason="Disabled by the simulation (no spare).")
 
 
 def operator_fixes(site: Site, root: Path) -> None:
@@ -203,9 +227,10 @@ def operator_fixes(site: Site, root: Path) -> None:
     for status in store.list_drives():
         if not status.up:
             set_drive_state(store, status.name, up=True, reason="Serviced.", actor="sim")
-    away = root / "disk1-away"
-    if away.exists():
-        shutil.move(away, root / "disk1")
+    disk = site.disk_os(site.config.mount_paths[0])
+    assert isinstance(disk, SimDisk)
+    disk.remount()  # the disk is mounted again, with room: a bigger one, space freed
+    disk.clear()
     mount = DiskMountPath(root / "disk1", store)
     if store.get_mount_path(os.path.abspath(root / "disk1")) and not mount.enabled:
         mount.set_enabled(True, actor="sim", reason="Back in service.")

@@ -4,8 +4,12 @@ checkpoint interval, checkpoint restarts and the faults (issue 7 "Proven by simu
 Everything random comes from one ``random.Random(seed)``, so ``draw(seed)`` is the same
 scenario on every run and machine: a failing seed replays exactly (FoundationDB's simulation).
 Faults are hwsim ``Fault`` rules keyed by blocks and command counts (never wall time), plus
-what hwsim cannot inject itself: a SIGKILL of the engine process at its Nth checkpoint, and a
-disk mount path disabled or taken away at its Nth checkpoint.
+what hwsim cannot inject itself: a SIGKILL of the engine process at its Nth checkpoint (then
+found by ``tapir backup --resume`` or a restarted server, the backup type restartable or
+not), and a disk mount path disabled by an administrator at its Nth checkpoint. A mount path
+filling up or pulled out is the simulated disk's own fault (hwsim/disk.py), keyed by bytes
+written to it; the pool's second mount path is enabled (the job moves there) or not (it fails
+with the reason).
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ TAPE_FAULTS = (
     "stuck_cartridge",
     "sigkill",
 )
-DISK_FAULTS = ("disabled", "gone", "disabled", "gone", "sigkill")
+DISK_FAULTS = ("disabled", "gone", "full", "gone", "full", "sigkill")
 """Repeated kinds are drawn more often (power loss is the fault administrators fear most)."""
 
 
@@ -80,7 +84,19 @@ class Scenario:
     kill_at: int | None = None
     """SIGKILL the engine right after this checkpoint (a separate process runs it)."""
     disk_fault: str | None = None
+    """``disabled`` (an administrator, at checkpoint ``disk_fault_at``), or the simulated
+    disk under the first mount path (hwsim/disk.py) ``full`` or ``gone`` at byte
+    ``disk_fault_at`` of what is written to it (``capacity``: a disk that small instead)."""
     disk_fault_at: int = 1
+    capacity: int | None = None
+    spare_mount: bool = True
+    """The second mount path of the pool is enabled (the job can move there) or disabled."""
+    restartable: bool = True
+    """The backup job type restarts (the sweeper queues a dead holder's job again) or not
+    (the sweeper ends its run FAILED; a new job continues it)."""
+    restart_by: str = "cli"
+    """Who finds a killed engine's run: ``cli`` (``tapir backup --resume N``) or ``daemon``
+    (a restarted ``tapir server``)."""
     notes: list[str] = field(default_factory=list, compare=False)
 
     @property
@@ -94,9 +110,18 @@ class Scenario:
             for f in self.faults
         ]
         if self.kill_at is not None:
-            faults.append(f"SIGKILL at checkpoint {self.kill_at}")
-        if self.disk_fault:
-            faults.append(f"mount path {self.disk_fault} at checkpoint {self.disk_fault_at}")
+            faults.append(
+                f"SIGKILL at checkpoint {self.kill_at}, found by the {self.restart_by}"
+                + ("" if self.restartable else " (backups not restartable)")
+            )
+        if self.disk_fault == "disabled":
+            faults.append(f"mount path disabled at checkpoint {self.disk_fault_at}")
+        elif self.capacity is not None:
+            faults.append(f"mount path on a {self.capacity}-byte disk")
+        elif self.disk_fault:
+            faults.append(f"mount path {self.disk_fault} at byte {self.disk_fault_at}")
+        if self.target == "disk" and not self.spare_mount:
+            faults.append("no spare mount path")
         if any(f["kind"] == "power_loss" for f in self.faults):
             faults.append("power returns" if self.power_returns else "power stays off")
         return (
@@ -151,21 +176,31 @@ def draw(seed: int) -> Scenario:
     restarts = rng.choice([0, 1, 1, 2, 3])
     kinds = DISK_FAULTS if target == "disk" else TAPE_FAULTS
     chosen = [rng.choice(kinds) for _ in range(rng.choice([0, 1, 1, 1, 2, 2]))]
-    kill_at = rng.randint(1, 3) if "sigkill" in chosen and rng.random() < 0.5 else None
+    kill_at = rng.randint(1, 3) if "sigkill" in chosen else None
     chosen = [k for k in chosen if k != "sigkill"]
+    killed: dict[str, Any] = {}
     if kill_at is not None:
         chosen = []  # the engine's own process is killed: no device faults with it
+        killed = {
+            "kill_at": kill_at,
+            "restartable": rng.random() < 0.7,
+            "restart_by": rng.choice(("cli", "daemon")),
+        }
     if target == "disk":
         disk = chosen[0] if chosen else None
+        at = rng.randint(1, 3) if disk == "disabled" else rng.randint(1, total + RECORD)
+        small = disk == "full" and rng.random() < 0.5
         return Scenario(
             seed,
             files,
             target,
             checkpoint,
             restarts,
-            kill_at=kill_at,
             disk_fault=disk,
-            disk_fault_at=rng.randint(1, 3),
+            disk_fault_at=at,
+            capacity=at if small else None,
+            spare_mount=rng.random() < 0.75,
+            **killed,
         )
     faults = tuple(_tape_fault(rng, kind, blocks) for kind in chosen)
     return Scenario(
@@ -176,5 +211,5 @@ def draw(seed: int) -> Scenario:
         restarts,
         faults,
         power_returns=rng.random() < 0.8,
-        kill_at=kill_at,
+        **killed,
     )
