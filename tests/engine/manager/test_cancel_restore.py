@@ -90,11 +90,13 @@ def test_cancel_a_running_restore(tmp_path: Path, served: Any) -> None:
             gate.set()
             wait_until(lambda: jobs.get_job(r).state is S.ENDED, "it ends")
             final, run = jobs.get_job(r), jobs.runs(r)[-1]
-            held = Reservations(catalog, lease_s=CONFIG.lease_s).held(r)
     finally:
         gate.set()
         thread.join(120)
     assert not thread.is_alive()
+    # the runner releases right after the executor's last transition: read once it returned
+    with Site(served) as site:
+        held = Reservations(site.catalog(), lease_s=CONFIG.lease_s).held(r)
     assert (final.status, final.detail) == (
         CompletionStatus.CANCELED,
         Detail.CANCELED_WHILE_RUNNING,
