@@ -35,12 +35,10 @@ Query = Callable[[str, Mapping[str, Any]], list[Sequence[Any]]]
 """Runs one SQL text with its parameters; returns the rows as tuples."""
 
 _SUCCESS = frozenset(s.value for s in SUCCESS_STATUSES)
-_BLOBS = frozenset({"link_target", "checksum"})
 ROW_COLUMNS = ", ".join(['f."run_id"', 'f."parent"', 'f."name"', *(f'f."{c}"' for c in ROW_FIELDS)])
 """``FileRow`` as columns: run_id, parent, name, then its fields in order (``file_row``)."""
 ROW_WIDTH = 3 + len(ROW_FIELDS)
 assert ROW_FIELDS[-1] == "change", "file_row() builds FileRow positionally"
-_BLOB_AT = frozenset(3 + ROW_FIELDS.index(c) for c in _BLOBS)
 
 BACKUP_RUNS = (
     'SELECT r."id", r."job_id", j."name", r."number", r."base_run_id", r."ended_at", r."status" '
@@ -70,16 +68,22 @@ def utc(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def _bytes(value: Any) -> Any:
+    return value if value is None or type(value) is bytes else bytes(value)
+
+
 def file_row(r: Sequence[Any]) -> FileRow:
-    """A row of ``ROW_COLUMNS`` as a ``FileRow``."""
-    values = [bytes(v) if i in _BLOB_AT and v is not None else v for i, v in enumerate(r)]
-    *fields, change = values[3:]
-    return FileRow(
-        join_path(bytes(r[1]), bytes(r[2])),
-        *fields,
+    """A row of ``ROW_COLUMNS`` as a ``FileRow`` (per row of a whole tree: kept lean)."""
+    change = r[-1]
+    found = FileRow(
+        join_path(_bytes(r[1]), _bytes(r[2])),
+        *r[3:-1],
         Change(change) if change is not None else None,
         r[0],
     )
+    found.link_target = _bytes(found.link_target)  # the blobs
+    found.checksum = _bytes(found.checksum)
+    return found
 
 
 def resolve(rows: Iterable[FileRow], chain: Sequence[int]) -> dict[bytes, FileRow]:
