@@ -363,3 +363,32 @@ manager_counters = sa.Table(
 """``released``: bumped whenever resources are released, so waiting jobs in any process retry
 at once; ``dispatch``: the row a reservation transaction locks (FOR UPDATE on PostgreSQL;
 SQLite's BEGIN IMMEDIATE already serialises writers)."""
+
+# -- copies of sessions (migration 0004) ------------------------------------------------------
+
+copy_parts = sa.Table(
+    "copy_parts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column(
+        "session_id",
+        sa.Integer,
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("copy", sa.Integer, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("volume", sa.String(NAME_LEN), nullable=False, index=True),
+    sa.Column("tape_file", sa.Integer, nullable=False),
+    sa.Column("first_record", sa.BigInteger, nullable=False),
+    sa.Column("record_count", sa.BigInteger, nullable=True),
+    sa.Column("target", sa.String(NAME_LEN), nullable=False),
+    sa.Column("copy_job_id", sa.Integer, nullable=True),
+    sa.Column("usable", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("session_id", "copy", "seq", name="uq_copy_parts_session_copy_seq"),
+)
+"""Copy 2, 3, ... of a session (copy 1 is ``session_parts``): one row per part, written
+record-for-record by a copy job (engine/copy), so a member's (part, record, offset) is the same
+in every copy and only the volume, tape file and first record differ. ``target`` is the mount
+path of a disk copy (its volume files live there), else the library or drive. ``usable`` is set
+only once the whole copy job completed: a copy that failed half-way is never read."""

@@ -25,6 +25,7 @@ import typer
 from engine.cli.common import CatalogOpt, JsonOpt, open_catalog_of, print_json
 from engine.cli.errors import fail
 from engine.cli.jobs_show import (
+    copies_of_runs,
     file_dict,
     job_dict,
     print_job,
@@ -299,8 +300,10 @@ def show_command(
             listed["exceptions"] = files.exceptions(chosen.id)
         if changes and chosen is not None:
             listed["changes"] = files.changes(chosen.id)
+        copies = copies_of_runs(files.catalog, runs) if row.job.type == "backup" else []
     if as_json:
         doc = job_dict(row, vocab)
+        doc["copies"] = copies
         doc["spec"] = row.job.spec
         doc["runs"] = [run_dict(r, vocab) for r in runs]
         doc["transitions"] = [transition_dict(t) for t in transitions]
@@ -308,7 +311,13 @@ def show_command(
             doc[key] = [file_dict(f) for f in found]
         print_json(doc)
         return
-    print_job(_console(), row, runs, transitions, listed, vocab, chosen)
+    console = _console()
+    print_job(console, row, runs, transitions, listed, vocab, chosen)
+    for c in copies:
+        console.print(
+            f"Copy {c['copy']} of run {c['run']}: {', '.join(c['volumes'])} "
+            f"(copy job {c['copy_job']}, {c['target']})"
+        )
 
 
 def _console() -> Any:

@@ -219,3 +219,27 @@ def file_dict(f: Any) -> dict[str, Any]:
         "reason": f.exception_sentence,
         "offset": f.exception_offset,
     }
+
+
+def copies_of_runs(catalog: Any, runs: list[Any]) -> list[dict[str, Any]]:
+    """The usable copies of a backup job's runs (tapir copy), one entry per run and copy."""
+    from engine.catalog.copies_store import CopiesStore
+
+    store = CopiesStore(catalog)
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    for run in runs:
+        for c in store.of_run(run.id):
+            entry = out.setdefault(
+                (run.number, c.copy),
+                {
+                    "run": run.number,
+                    "copy": c.copy,
+                    "copy_job": c.job_id,
+                    "target": c.target,
+                    "volumes": [],
+                },
+            )
+            for p in c.parts:
+                if p.volume not in entry["volumes"]:
+                    entry["volumes"].append(p.volume)
+    return list(out.values())

@@ -50,6 +50,12 @@ COMMANDS = (
         "Read JOB's sessions back and compare checksums; exit 0 all match, 1 some differ.",
     ),
     LazyCommand(
+        "copy",
+        "engine.cli.copy",
+        "copy",
+        "Copy JOB's run record for record to other media; exit 0 copied, 2 failed.",
+    ),
+    LazyCommand(
         "sim", "engine.cli.sim", "app", "Run and operate a simulated tape library (hwsim)."
     ),
     LazyCommand("devices", "engine.cli.devices", "app", "Find tape drives and changers."),

@@ -206,6 +206,7 @@ def show(
                 f"(searched {searched}); check the barcode."
             )
         memory, mam_note = read_mam(where, barcode, mount=mam)
+        copies = copies_on(site.catalog(), barcode)
     if as_json:
         print_json(
             {
@@ -224,6 +225,7 @@ def show(
                 "location": where.to_dict(),
                 "mam": dataclasses.asdict(memory) if memory else None,
                 "mam_note": mam_note or None,
+                "copies": copies,
             }
         )
         return
@@ -233,3 +235,29 @@ def show(
         console.print(history_table(history))
     if errors:
         console.print(errors_table(errors))
+    for c in copies:
+        state = "" if c["usable"] else " (unfinished: never read)"
+        console.print(
+            f"Tape file {c['tape_file']}: copy {c['copy']} of session {c['session']} "
+            f"(backup run id {c['run']}, part {c['part']}), written by copy job "
+            f"{c['copy_job']}{state}"
+        )
+
+
+def copies_on(catalog: Any, barcode: str) -> list[dict[str, Any]]:
+    """The copy parts (tapir copy) this medium holds, usable or not."""
+    from engine.catalog.copies_store import CopiesStore
+
+    return [
+        {
+            "session": c.session_id,
+            "run": c.run_id,
+            "copy": c.copy,
+            "part": c.seq,
+            "tape_file": c.tape_file,
+            "records": c.record_count,
+            "usable": c.usable,
+            "copy_job": c.job_id,
+        }
+        for c in CopiesStore(catalog).on_volume(barcode)
+    ]

@@ -55,25 +55,33 @@ def restore(
     session: Annotated[
         int, typer.Option("--session", help="With --from-media: the session's tape file number.")
     ] = 1,
+    copy: Annotated[
+        int | None,
+        typer.Option("--copy", help="Read copy N (tapir copy) instead of copy 1.", min=1),
+    ] = None,
     as_json: JsonOpt = False,
     catalog: CatalogOpt = None,
 ) -> None:
     """Restore PATHs from the catalog's backups; exit 0 all restored, 1 partly, 2 failed."""
     from engine.restore.asof import AsOfError, NoSuchPoint, parse_as_of
     from engine.restore.job import RestoreSpec, plan_restore
+    from engine.restore.plan import PlanError
     from engine.restore.select import SelectionError
 
     try:
         point = parse_as_of(as_of)
     except AsOfError as exc:
         fail(str(exc))
-    spec = RestoreSpec(tuple(paths), root=to, as_of=point, overwrite=overwrite)
+    spec = RestoreSpec(tuple(paths), root=to, as_of=point, overwrite=overwrite, copy=copy)
     with open_site(catalog) as site:
         if from_media is not None:
             from engine.restore.from_media import MediaRestoreSpec, restore_from_media
 
-            if plan or as_of is not None:
-                fail("--from-media reads one session's index: --plan and --as-of do not apply.")
+            if plan or as_of is not None or copy is not None:
+                fail(
+                    "--from-media reads one session's index: --plan, --as-of and --copy do not "
+                    "apply."
+                )
             alone = MediaRestoreSpec(from_media, session, tuple(paths), to, overwrite)
             try:
                 out = restore_from_media(alone, site, actor=ACTOR)
@@ -82,7 +90,7 @@ def restore(
         elif plan:
             try:
                 media = plan_restore(spec, site)
-            except (SelectionError, NoSuchPoint) as exc:
+            except (SelectionError, NoSuchPoint, PlanError) as exc:
                 fail(str(exc))
             if as_json:
                 print_json(media.to_dict())

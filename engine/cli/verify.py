@@ -1,7 +1,8 @@
 """``tapir verify JOB [--run N] [--json]``: read a backup job's sessions back and compare every
 file with the checksum recorded at backup (engine/verify/job.py ``run_verify``).
 
-Exit codes: 0 every file matches; 1 some files differ (listed; the rest was read); 2 nothing to
+Exit codes: 0 every file matches; 1 some files differ (listed; the rest was read), or matched
+only on another copy (copy 1 could not be read there: listed as warnings); 2 nothing to
 verify, a bad option, or the run failed (one line on stderr; the verify job records it).
 """
 
@@ -23,6 +24,10 @@ def verify(
     run: Annotated[
         int | None, typer.Option("--run", help="Its run number (default: the newest good one).")
     ] = None,
+    copy: Annotated[
+        int | None,
+        typer.Option("--copy", help="Read copy N (tapir copy) instead of copy 1.", min=1),
+    ] = None,
     as_json: JsonOpt = False,
     catalog: CatalogOpt = None,
 ) -> None:
@@ -30,7 +35,7 @@ def verify(
     from engine.verify.job import JOB_TYPE, VerifySpec
 
     with open_site(catalog) as site:
-        out = run_as_job(site, JOB_TYPE, VerifySpec(job, run))
+        out = run_as_job(site, JOB_TYPE, VerifySpec(job, run, copy))
     if as_json:
         print_json({**out.to_dict(), "exit_code": out.exit_code})
     elif out.run_id is not None:
@@ -42,6 +47,8 @@ def verify(
         )
         for r in differ[:SHOWN_FILES]:
             typer.echo(f"    differs: {r.path}: {r.message}")
+        for r in out.from_copies[:SHOWN_FILES]:
+            typer.echo(f"    warning: {r.path}: {r.message}")
         if len(differ) > SHOWN_FILES:
             typer.echo(f"    ... {len(differ) - SHOWN_FILES} more (--json lists all)")
     if out.error:

@@ -6,6 +6,7 @@ resuming from the last checkpoint on its next run (engine/backup/resume.py).
 A restarted run (BackupSpec.restarts) reserves the drive it moves to first (``restart_drive``).
 restore: ``run_restore`` on the existing job (not preemptable: it runs to its end unless
 canceled, which it polls between members).
+copy: ``run_copy`` on the existing job (engine/copy/job.py), canceled like a restore.
 A type without an executor ends FAILED_TO_START: this tapir cannot run it yet.
 """
 
@@ -168,6 +169,7 @@ def restore(ctx: JobContext) -> None:
         should_stop=ctx.cancel_requested,
         stop_as=ctx.cancel_as,
         on_file=ctx.extras.get("on_file"),
+        claim_medium=lambda barcode, library: ctx.claim(Kind.MEDIUM, barcode, library),
     )
 
 
@@ -189,6 +191,46 @@ def verify(ctx: JobContext) -> None:
         drives=drives,
         should_stop=ctx.cancel_requested,
         stop_as=ctx.cancel_as,
+        claim_medium=lambda barcode, library: ctx.claim(Kind.MEDIUM, barcode, library),
+    )
+
+
+def copy(ctx: JobContext) -> None:
+    """A copy: copy 1 read in the reserved drive of its library, the copy written with the
+    other reserved drive (or to the reserved mount path), onto the reserved medium of the
+    pool and, when it spans, others it claims as a backup does."""
+    from engine.copy.job import CopySpec, run_copy
+
+    refresh_inventories(ctx.site)
+    spec = ctx.extras.get("spec") or CopySpec.from_dict(ctx.job.spec)
+    job = JobsStore(ctx.catalog).get_job(ctx.job.id)
+    if job.state not in (JobState.QUEUED, JobState.WAITING):
+        return
+    keys = [key for key in ctx.grant.of(Kind.DRIVE) if ":" in key]
+    source = ctx.extras.get("copy_source_library")
+    read = next((k for k in keys if source is None or k.startswith(f"{source}:")), None)
+    drives = dict([read.split(":", 1)]) if read else {}
+    rest = [k for k in keys if k != read]
+
+    def hold(target: Any, avoid: set[str]) -> None:
+        if rest and target.drive is None:
+            mine = next((k for k in rest if k.startswith(f"{target.library_name}:")), None)
+            if mine is not None:
+                target.drive = mine.rpartition(":")[2]
+        target.reserved_elsewhere = lambda: ctx.others_media() | avoid
+        pool = target.pool
+        target.claim_medium = lambda barcode: ctx.claim(Kind.MEDIUM, barcode, pool)
+
+    ctx.outcome = run_copy(
+        spec,
+        ctx.site,
+        catalog=ctx.catalog,
+        actor=ctx.actor,
+        job_id=job.id,
+        drives=drives,
+        prepare_target=hold,
+        should_stop=ctx.cancel_requested,
+        stop_as=ctx.cancel_as,
     )
 
 
@@ -202,7 +244,12 @@ def unsupported(ctx: JobContext) -> None:
     )
 
 
-EXECUTORS: dict[str, Executor] = {"backup": backup, "restore": restore, "verify": verify}
+EXECUTORS: dict[str, Executor] = {
+    "backup": backup,
+    "restore": restore,
+    "verify": verify,
+    "copy": copy,
+}
 
 
 def executor_for(job_type: str) -> Executor:

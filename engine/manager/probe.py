@@ -61,6 +61,8 @@ class SiteProber:
             return self._restore(spec)
         if job.type == "verify":
             return self._verify(spec)
+        if job.type == "copy":
+            return self._copy(spec)
         return r.Request()
 
     # -- backups ---------------------------------------------------------------------------
@@ -114,6 +116,38 @@ class SiteProber:
         except VerifyRefused as exc:
             raise ProbeRefused(str(exc)) from exc
         return self._read_needs(plan)
+
+    def _copy(self, spec: dict[str, Any]) -> r.Request:
+        """Copy 1's media and a drive to read them (as a verify), plus what writing the copy
+        takes (as a backup to the target), minus copy 1's media; one library for both: two
+        of its drives."""
+        from engine.copy.job import CopyRefused, CopySpec, plan_copy
+
+        copy = CopySpec.from_dict(spec)
+        try:
+            source = plan_copy(copy, self.site, self.site.catalog())
+        except CopyRefused as exc:
+            raise ProbeRefused(str(exc)) from exc
+        read = list(self._read_needs(source.plan).needs)
+        write = list(self._backup({"target": copy.target, "pool": source.pool}).needs)
+        avoid = source.volumes
+        for n, need in enumerate(write):
+            if need.kind is r.Kind.MEDIUM:
+                keys = tuple(k for k in need.candidates if k not in avoid)
+                write[n] = r.media_from_pool(need.grp, list(keys))
+        reading = next((n for n in read if n.kind is r.Kind.DRIVE), None)
+        writing = next((n for n in write if n.kind is r.Kind.DRIVE), None)
+        if (
+            reading is not None
+            and writing is not None
+            and set(reading.candidates) & set(writing.candidates)
+        ):
+            assert reading is not None and writing is not None
+            keys = tuple(dict.fromkeys((*reading.candidates, *writing.candidates)))
+            both = r.drives(reading.grp, list(keys), 2, unavailable=reading.unavailable)
+            read = [both if n is reading else n for n in read]
+            write = [n for n in write if n is not writing]
+        return r.Request(tuple(read + write))
 
     def _read_needs(self, plan: Any) -> r.Request:
         """What reading ``plan``'s tapes takes: each medium, and one drive of its library."""

@@ -45,6 +45,7 @@ from engine.restore.sources import DiskSource, TapeSource
 
 if TYPE_CHECKING:
     from devices.media import MediaStore
+    from engine.restore.copies import CopyFallback
     from engine.site import Site
 
 READ_THROUGH_RECORDS = 4
@@ -149,11 +150,16 @@ class PlanRunner:
         ``StopRequested``."""
         self._since_poll = 0
         self._polled_at = time.monotonic()
+        self.copies: CopyFallback | None = None
+        """Members copy 1 could not read are read from another copy when set
+        (engine/restore/copies.py), after every volume of the plan."""
 
     def run(self, plan: Plan) -> None:
         try:
             for volume in plan.volumes:
                 self._volume(volume)
+            if self.copies is not None:
+                self.copies.read_pending(self)
         finally:
             self.mounts.release_all()
 
@@ -253,11 +259,13 @@ class PlanRunner:
         if isinstance(source, TapeSource):
             with contextlib.suppress(Exception):
                 block = source.tape.position()
-        why = (
+        failure = (
             f"medium error reading {source.volume} at block {block} (the member starts at "
-            f"block {step.block}): the medium could not be read: {exc.sentence}; restore it "
-            "from another copy"
+            f"block {step.block}): the medium could not be read: {exc.sentence}"
         )
+        if self.copies is not None and self.copies.defer(step, failure):
+            return
+        why = f"{failure}; restore it from another copy (tapir copy makes one)"
         self.report(FileResult(shown_path(step.chosen.row.path), Outcome.FAILED, why, MEDIUM_ERROR))
 
     def _account(self, source: TapeSource | DiskSource) -> None:

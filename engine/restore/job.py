@@ -35,9 +35,10 @@ from engine.format.index import IndexError_
 from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.asof import LATEST, AsOf, NoSuchPoint
+from engine.restore.copies import CopyFallback, Instead, plan_with_copies
 from engine.restore.execute import PlanRunner, StopRequested
 from engine.restore.extract import Extractor, FileResult, Outcome, Overwrite
-from engine.restore.plan import Plan, PlanError, build_plan, check_reachable, locate_volumes
+from engine.restore.plan import Plan, PlanError, check_reachable
 from engine.restore.select import Selection, SelectionError, select
 
 if TYPE_CHECKING:
@@ -62,9 +63,13 @@ class RestoreSpec:
     as_of: AsOf = LATEST
     """The point in time (asof.py ``parse_as_of``): latest, a job, a run or a date."""
     overwrite: Overwrite = Overwrite.NEVER
+    copy: int | None = None
+    """Read copy N of every session (engine/restore/copies.py); None: copy 1, another copy
+    for what copy 1 cannot give."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "copy": self.copy,
             "paths": [shown(p) for p in self.paths],
             "root": shown(os.path.abspath(self.root)),
             "as_of": self.as_of.to_dict(),
@@ -89,6 +94,7 @@ class RestoreSpec:
             root=root,
             as_of=AsOf.from_dict(d.get("as_of")),
             overwrite=Overwrite(d.get("overwrite", Overwrite.NEVER.value)),
+            copy=d.get("copy"),
         )
 
 
@@ -148,8 +154,7 @@ def plan_restore(spec: RestoreSpec, site: Site, *, catalog: Catalog | None = Non
 def _prepare(spec: RestoreSpec, site: Site, catalog: Catalog | None) -> tuple[Selection, Plan]:
     files = FilesStore(catalog if catalog is not None else site.catalog())
     selection = select(files, list(spec.paths), as_of=spec.as_of)
-    plan = build_plan(files, selection.chosen)
-    locate_volumes(plan, site)
+    plan = plan_with_copies(files, selection.chosen, site, spec.copy)
     return selection, plan
 
 
@@ -173,6 +178,7 @@ def run_restore(
     actor: str = "tapir",
     job_id: int | None = None,
     drives: dict[str, str] | None = None,
+    claim_medium: Callable[[str, str], bool] | None = None,
     should_stop: Callable[[], bool] | None = None,
     stop_as: Callable[[], tuple[CompletionStatus, str]] | None = None,
     on_file: Callable[[FileResult], None] | None = None,
@@ -182,7 +188,9 @@ def run_restore(
     existing restore job (QUEUED or WAITING: the job manager reserved its media) instead of
     creating one; ``drives``: library -> the drive reserved for it there. ``should_stop``:
     polled between members; ``stop_as``: then the cancel's status and reason. ``on_file``:
-    called with each file's result as it comes (progress)."""
+    called with each file's result as it comes (progress). ``claim_medium(barcode, library)``:
+    reserves a copy's tape before a file copy 1 could not give is read from it
+    (engine/restore/copies.py)."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
@@ -203,12 +211,18 @@ def run_restore(
     out.run_id = jobs.start_run(job_id).id
     extractor = Extractor(os.fsencode(root), Overwrite(spec.overwrite))
 
+    instead = Instead(out.plan)
+
     def report(result: FileResult) -> None:
+        result = instead(result)
         out.results.append(result)
         if on_file is not None:
             on_file(result)
 
     runner = PlanRunner(site, site.media_store(), extractor, report)
+    runner.copies = CopyFallback(
+        FilesStore(catalog if catalog is not None else site.catalog()), claim_medium
+    )
     runner.mounts.drives = dict(drives or {})
     runner.should_stop = should_stop
     try:

@@ -54,6 +54,8 @@ class SessionInfo:
     parts: tuple[SessionPart, ...]
     kind: str
     """``tape`` or ``disk`` (the target is a directory)."""
+    copy: int = 1
+    """1: what the backup wrote; 2, ...: a copy (engine/restore/copies.py), same records."""
 
     def part(self, seq: int) -> SessionPart:
         for p in self.parts:
@@ -117,11 +119,16 @@ class VolumePlan:
     """(session, part) of the earliest part this volume is needed for: the plan's order."""
     session: SessionInfo | None = None
     """The session of that part."""
+    copies: list[str] = field(default_factory=list)
+    """Other copies of what is read here: ``copy 2 on VOLUME`` (engine/restore/copies.py)."""
 
 
 @dataclass(slots=True)
 class Plan:
     volumes: list[VolumePlan] = field(default_factory=list)
+    instead: dict[int, str] = field(default_factory=dict)
+    """Sessions read from another copy because copy 1 cannot be (engine/restore/copies.py):
+    session id -> why, for the per-file warning."""
 
     @property
     def steps(self) -> int:
@@ -139,7 +146,10 @@ class Plan:
             if v.continues:
                 shown = ", ".join(v.continues[:3]) + (", ..." if len(v.continues) > 3 else "")
                 what.append(f"continues {shown}")
-            out.append(f"  {n}. {v.volume} ({v.kind}): {where}; {'; '.join(what)}")
+            if v.copies:
+                what.append("also " + ", ".join(v.copies))
+            copy = f", copy {v.session.copy}" if v.session and v.session.copy > 1 else ""
+            out.append(f"  {n}. {v.volume} ({v.kind}{copy}): {where}; {'; '.join(what)}")
         return out
 
     def to_dict(self) -> list[dict[str, Any]]:
@@ -152,6 +162,8 @@ class Plan:
                 "first_block": v.steps[0].block if v.steps else None,
                 "last_block": v.steps[-1].block if v.steps else None,
                 "continues": list(v.continues),
+                "copy": v.session.copy if v.session else 1,
+                "copies": list(v.copies),
             }
             for v in self.volumes
         ]
@@ -178,9 +190,12 @@ def session_info(files: FilesStore, session_id: int) -> SessionInfo:
     )
 
 
-def build_plan(files: FilesStore, chosen: Iterable[Chosen]) -> Plan:
-    """Group the members by volume and order them by position (module docstring)."""
-    infos: dict[int, SessionInfo] = {}
+def build_plan(
+    files: FilesStore, chosen: Iterable[Chosen], infos: dict[int, SessionInfo] | None = None
+) -> Plan:
+    """Group the members by volume and order them by position (module docstring). ``infos``:
+    sessions to read from another copy (engine/restore/copies.py), by session id."""
+    infos = dict(infos or {})
     by_volume: dict[str, VolumePlan] = {}
     spans = _Spans(files)
 

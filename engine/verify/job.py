@@ -5,7 +5,9 @@
    volume no library holds ends the verify job FAILED_TO_START with the sentence.
 2. RUNNING, a run opened; every member the run stored is read back in media order
    (engine/restore/execute.py ``PlanRunner`` with check.py's ``Checker``).
-3. COMPLETED when every file matched; COMPLETED_WITH_ERRORS when some did not (checksum
+3. COMPLETED when every file matched; COMPLETED_WITH_EXCEPTIONS when every file matched but
+   some only on another copy (copy 1 could not be read there: each a warning naming the
+   volume and block, engine/restore/copies.py); COMPLETED_WITH_ERRORS when some did not (checksum
    mismatch, member missing at its position, MEDIUM ERROR), the rest read on; FAILED when a
    device failed for the whole job; CANCELED on KeyboardInterrupt. The differing files are the
    outcome's ``differ`` and the run's ``counters["differ"]`` (the first ``KEPT_DIFFER``).
@@ -34,9 +36,10 @@ from engine.format.index import IndexError_
 from engine.format.reader import FormatError
 from engine.jobs.states import CompletionStatus, JobState
 from engine.restore.asof import AsOf, NoSuchPoint, PointInTime
+from engine.restore.copies import CopyFallback, Instead, plan_with_copies
 from engine.restore.execute import PlanRunner, StopRequested
 from engine.restore.extract import FileResult, Outcome
-from engine.restore.plan import Plan, PlanError, build_plan, check_reachable, locate_volumes
+from engine.restore.plan import Plan, PlanError, check_reachable
 from engine.restore.select import Chosen
 from engine.verify.check import Checker
 
@@ -48,7 +51,11 @@ JOB_TYPE = "verify"
 FAILURES = (*DEVICE_FAILURES, FormatError, IndexError_, PlanError)
 KEPT_DIFFER = 1000
 """Differing files kept in the run's counters (the outcome has them all)."""
-EXIT_CODES = {CompletionStatus.COMPLETED: 0, CompletionStatus.COMPLETED_WITH_ERRORS: 1}
+EXIT_CODES = {
+    CompletionStatus.COMPLETED: 0,
+    CompletionStatus.COMPLETED_WITH_EXCEPTIONS: 1,
+    CompletionStatus.COMPLETED_WITH_ERRORS: 1,
+}
 FAILURE_EXIT = 2
 
 
@@ -63,17 +70,20 @@ class VerifySpec:
     job: int
     run_number: int | None = None
     """Run N of the job (None: its newest successful run)."""
+    copy: int | None = None
+    """Read copy N (engine/restore/copies.py); None: copy 1, another copy where it fails."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"job": self.job, "run": self.run_number}
+        return {"job": self.job, "run": self.run_number, "copy": self.copy}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> VerifySpec:
         """Back from ``to_dict``: the spec a queued verify job keeps in the catalog."""
-        return cls(int(d["job"]), d.get("run"))
+        return cls(int(d["job"]), d.get("run"), d.get("copy"))
 
     def job_name(self) -> str:
-        return f"verify job {self.job}" + (f" run {self.run_number}" if self.run_number else "")
+        run = f" run {self.run_number}" if self.run_number else ""
+        return f"verify job {self.job}{run}" + (f" copy {self.copy}" if self.copy else "")
 
 
 @dataclass
@@ -95,6 +105,11 @@ class VerifyOutcome:
         return [r for r in self.results if r.outcome is Outcome.FAILED]
 
     @property
+    def from_copies(self) -> list[FileResult]:
+        """Files copy 1 could not give that another copy did (each a warning)."""
+        return [r for r in self.results if r.outcome is Outcome.WARNING]
+
+    @property
     def exit_code(self) -> int:
         return EXIT_CODES.get(self.status, FAILURE_EXIT)
 
@@ -111,6 +126,7 @@ class VerifyOutcome:
             "seconds": round(self.seconds, 3),
             "volumes": self.plan.to_dict() if self.plan else [],
             "differ": [r.to_dict() for r in self.differ],
+            "from_copies": [r.to_dict() for r in self.from_copies],
         }
 
 
@@ -153,9 +169,7 @@ def plan_verify(spec: VerifySpec, site: Site, catalog: Catalog) -> tuple[int, Pl
     chosen = stored_members(files, run_id)
     if not chosen:
         raise VerifyRefused(f"Job {spec.job}'s run stored no files; nothing to verify.")
-    plan = build_plan(files, chosen)
-    locate_volumes(plan, site)
-    return run_id, plan
+    return run_id, plan_with_copies(files, chosen, site, spec.copy)
 
 
 def run_verify(
@@ -168,13 +182,16 @@ def run_verify(
     stop_as: Callable[[], tuple[CompletionStatus, str]] | None = None,
     job_id: int | None = None,
     drives: dict[str, str] | None = None,
+    claim_medium: Callable[[str, str], bool] | None = None,
 ) -> VerifyOutcome:
     """Run ``spec`` now (module docstring). Returns the outcome; raises only for programming
-        errors (and re-raises KeyboardInterrupt after recording CANCELED). ``job_id``/``drives``: an
-    existing verify job the job manager reserved media and drives for (library -> drive), as
-    ``run_restore`` takes them. ``should_stop``: polled
-        between members (execute.py); True ends it with ``stop_as``'s status and reason (a cancel:
-        verify is not preemptable, so it is never suspended), the files checked so far counted."""
+    errors (and re-raises KeyboardInterrupt after recording CANCELED). ``job_id``/``drives``:
+    an existing verify job the job manager reserved media and drives for (library -> drive),
+    as ``run_restore`` takes them; ``claim_medium(barcode, library)`` reserves a copy's tape
+    before a member copy 1 could not give is read from it (engine/restore/copies.py).
+    ``should_stop``: polled between members (execute.py); True ends it with ``stop_as``'s
+    status and reason (a cancel: verify is not preemptable, so it is never suspended), the
+    files checked so far counted."""
     started = time.monotonic()
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
@@ -190,7 +207,9 @@ def run_verify(
     jobs.transition(job_id, JobState.RUNNING, actor=actor, reason="Started.")
     out.run_id = jobs.start_run(job_id).id
     checker = Checker()
-    runner = PlanRunner(site, site.media_store(), checker, out.results.append)
+    instead = Instead(out.plan)
+    runner = PlanRunner(site, site.media_store(), checker, lambda r: out.results.append(instead(r)))
+    runner.copies = CopyFallback(FilesStore(catalog), claim_medium)
     runner.mounts.drives = dict(drives or {})
     runner.should_stop = should_stop
     try:
@@ -205,6 +224,8 @@ def run_verify(
     except FAILURES as exc:
         return _end(jobs, out, actor, started, exc, CompletionStatus.FAILED, checker)
     status = CompletionStatus.COMPLETED_WITH_ERRORS if out.differ else CompletionStatus.COMPLETED
+    if status is CompletionStatus.COMPLETED and out.from_copies:
+        status = CompletionStatus.COMPLETED_WITH_EXCEPTIONS
     return _end(jobs, out, actor, started, None, status, checker)
 
 
@@ -249,6 +270,12 @@ def _end(
                 f"Completed; {len(differ)} files differ: "
                 + ", ".join(os.fsdecode(r.path) for r in differ[:3])
                 + (", ..." if len(differ) > 3 else "")
+            ),
+            CompletionStatus.COMPLETED_WITH_EXCEPTIONS: (
+                f"Completed; every file matches, but {len(out.from_copies)} could only be read "
+                "from another copy: "
+                + ", ".join(os.fsdecode(r.path) for r in out.from_copies[:3])
+                + (", ..." if len(out.from_copies) > 3 else "")
             ),
             CompletionStatus.CANCELED: "Canceled by the user.",
         }.get(status, status.value)

@@ -74,3 +74,23 @@ def test_opening_a_catalog_at_head_does_not_import_alembic(tmp_path: Path) -> No
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_a_catalog_at_0003_gains_copy_parts_and_downgrades_back(tmp_path: Path) -> None:
+    """0004 (copies): a catalog written before it is upgraded on open; downgrading to 0003
+    drops only the new table."""
+    path = tmp_path / "at3.sqlite"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0003")
+    engine.dispose()
+    assert "copy_parts" not in _tables(path)
+    with open_catalog(f"sqlite:///{path}") as catalog:
+        assert catalog.revision() == (HEAD_REVISION,)
+    assert "copy_parts" in _tables(path)
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0003")
+    engine.dispose()
+    tables = _tables(path)
+    assert "copy_parts" not in tables and {"sessions", "session_parts", "job_queue"} <= tables
