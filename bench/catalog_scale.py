@@ -13,7 +13,10 @@ What it measures, on a fresh SQLite catalog (engine/catalog/db.py: WAL, synchron
   one file), each as the query alone and as the whole command (a ``tapir`` process on the
   catalog, interpreter start included) — issue 5's target is under 1 s — beside the start of
   a bare ``python -c pass`` and of ``tapir --help``, each best of 3 (commands are imported lazily:
-  engine/cli/lazy.py; a catalog at head opens without alembic: engine/catalog/db.py);
+  engine/cli/lazy.py; ``ls`` and ``browse`` read a SQLite catalog at head through sqlite3
+  without importing SQLAlchemy: engine/catalog/sqlite_reads.py; option values are converted
+  without pydantic: engine/cli/coercion.py); ``tapir jobs list`` and ``jobs show`` beside them
+  (SQLAlchemy, no alembic);
 - the previous-run lookup for the 10,000-file directory (one query, ``previous_directory``,
   what ``BaseView`` does per directory) against loading the whole tree's map at once
   (``previous_map``), with the memory the map takes (RSS growth).
@@ -217,6 +220,8 @@ def main() -> None:
         cli_ls_s = command_seconds(Path(tmp), url, "ls", one_dir)
         cli_big_s = command_seconds(Path(tmp), url, "ls", (ROOT + b"/big").decode())
         cli_browse_s = command_seconds(Path(tmp), url, "browse", one_file)
+        cli_jobs_s = command_seconds(Path(tmp), url, "jobs", "list")
+        cli_show_s = command_seconds(Path(tmp), url, "jobs", "show", "2")
         cli_help_s = command_seconds(Path(tmp), url, "browse", "--help")
         top_help_s = command_seconds(Path(tmp), None, "--help")
         bare_s = min(python_seconds() for _ in range(RUNS))
@@ -256,6 +261,8 @@ def main() -> None:
             f"tapir browse of one file ({len(versions)} versions)",  # type: ignore[arg-type]
             f"{browse_s * 1000:.1f} ms query, {shown(cli_browse_s)}",
         ),
+        ("tapir jobs list (2 jobs)", shown(cli_jobs_s)),
+        ("tapir jobs show 2", shown(cli_show_s)),
         ("tapir start-up alone (browse --help)", shown(cli_help_s)),
         ("tapir --help (every command listed)", shown(top_help_s)),
         (f"python -c pass (best of {RUNS}), for reference", f"{bare_s:.2f} s"),

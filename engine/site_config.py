@@ -41,16 +41,20 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drivers.transport.endpoints import HWSIM_SCHEME, SG_NODE, parse_hwsim
 from engine.paths import config_dir, default_sim_state_dir
-from hwsim.config import parse_size
-from hwsim.disk import DiskSpec, DiskSpecError, parse_disk
+
+if TYPE_CHECKING:
+    from hwsim.disk import DiskSpec
+
+# The endpoint and size parsers (drivers.transport.endpoints, hwsim.config) and tomllib are
+# imported where a configuration file is validated: ``tapir ls`` and ``tapir jobs list`` load
+# the configuration only for its catalog URL, and without a file importing the simulator and
+# the transports would be most of their start-up time (issue 5).
 
 CONFIG_ENV = "TAPIR_CONFIG"
 CONFIG_FILE = "tapir.toml"
@@ -191,6 +195,8 @@ def load_site_config(path: Path | None = None) -> SiteConfig:
 
 def parse_site_config(text: str, source: str, *, base: Path) -> SiteConfig:
     """Validate TOML text; ``source`` names it in errors, relative paths start at ``base``."""
+    import tomllib  # only when there is a file: see the imports above
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -206,6 +212,8 @@ def _type_name(kind: type) -> str:
 
 def check_endpoint(endpoint: str) -> str | None:
     """Why ``endpoint`` is no endpoint form tapir knows, or None (nothing is opened)."""
+    from drivers.transport.endpoints import HWSIM_SCHEME, SG_NODE, parse_hwsim  # see imports
+
     if endpoint.startswith(HWSIM_SCHEME):
         try:
             parse_hwsim(endpoint)
@@ -344,6 +352,9 @@ class _Validator:
         m = self.table(entry, where, _MOUNT_KEYS)
         if "path" not in m:
             raise self.fail(where, "path is required")
+        from hwsim.config import parse_size  # see the imports at the top
+        from hwsim.disk import DiskSpecError, parse_disk
+
         try:
             reserve = parse_size(m.get("reserve", DEFAULT_RESERVE))
         except ValueError as exc:

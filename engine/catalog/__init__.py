@@ -6,6 +6,9 @@ sessions and files), kept in a SQL database through SQLAlchemy Core.
   release). A test compares the two so they cannot drift.
 - ``db.open_catalog(url)`` opens SQLite (WAL) at ``<data dir>/catalog.sqlite`` by default or any
   SQLAlchemy URL, upgrades the schema to head, and refuses a database written by a newer tapir.
+- ``sqlite_reads.sqlite_reads(url)`` reads a SQLite catalog at head through sqlite3 alone
+  (``tapir ls`` and ``browse`` without SQLAlchemy); the SQL is files_read.py's, which
+  ``files_store.FilesStore`` runs through SQLAlchemy.
 - ``media_store.CatalogMediaStore`` implements ``devices.media.MediaStore`` (and the disk mount
   path store) on top of it.
 """

@@ -27,7 +27,16 @@ from dataclasses import dataclass, field
 from engine.backup.levels import PreviousRecord
 from engine.backup.scan import ROOT_RELPATH, Kind
 from engine.catalog.files_model import Change, FileRow, join_path, normalize
-from engine.catalog.files_store import FilesStore, previous_record
+from engine.catalog.files_store import FilesStore
+
+_KINDS = frozenset(k.value for k in Kind)
+
+
+def previous_record(row: FileRow) -> PreviousRecord:
+    """What engine/backup/levels.py compares a scanned file with. Here, on the backup side,
+    rather than in files_store.py, which ``tapir ls`` imports without the backup modules."""
+    kind = Kind(row.kind) if row.kind in _KINDS else Kind.UNKNOWN
+    return PreviousRecord(kind, row.size, row.mtime_ns, row.ctime_ns, row.inode, clean=row.clean)
 
 
 @dataclass(slots=True)

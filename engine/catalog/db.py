@@ -14,8 +14,8 @@ Opening is on the path of every command (``tapir ls`` must answer in well under 
 importing alembic costs more than the query itself. So ``open_catalog`` first reads
 ``alembic_version`` with one plain query and compares it with ``HEAD_REVISION``; only a database
 that is new, older or newer goes through alembic (imported then). ``HEAD_REVISION`` is a constant
-so that the check needs no alembic; tests/engine/test_catalog.py checks it against alembic's
-script directory, so it cannot drift from the migrations.
+(engine/catalog/head.py) so that the check needs no alembic; tests/engine/test_catalog.py checks
+it against alembic's script directory, so it cannot drift from the migrations.
 """
 
 from __future__ import annotations
@@ -27,18 +27,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from engine.catalog.head import HEAD_REVISION, SQLITE_BUSY_TIMEOUT_MS, default_url
 from engine.paths import data_dir
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
-CATALOG_FILE = "catalog.sqlite"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-HEAD_REVISION = "0004"
-"""The newest migration in migrations/versions: bump it with every new migration (a test
-compares it with alembic's head). A database stamped with it is opened without alembic."""
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-"""How long a writer waits for another process's write transaction before failing."""
 
 
 class CatalogError(Exception):
@@ -49,10 +44,6 @@ class CatalogError(Exception):
 
 class CatalogTooNew(CatalogError):
     code = "catalog.too_new"
-
-
-def default_url() -> str:
-    return f"sqlite:///{data_dir() / CATALOG_FILE}"
 
 
 def _is_sqlite(url: sa.URL) -> bool:

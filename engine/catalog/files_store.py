@@ -13,23 +13,25 @@ chain N, base(N), base(base(N)), ... down to a full: for each path the row of th
 the chain wins, and a winning deletion means the path was gone. Every lookup below resolves
 chains this way, one indexed query per directory (``ix_files_run_parent_name``).
 
+The reads of points in time and ``tapir browse`` (backup runs, session sources, directory
+listings, versions) are SQL text in files_read.py, run here through SQLAlchemy and by
+sqlite_reads.py through sqlite3 alone (``tapir ls`` without importing SQLAlchemy).
+
 Each method is one transaction on its own connection: safe from several threads.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.backup.levels import Level, PreviousRecord, RunSummary
-from engine.backup.scan import Kind
 from engine.catalog.db import Catalog
 from engine.catalog.files_model import (
     ROW_FIELDS,
@@ -39,12 +41,15 @@ from engine.catalog.files_model import (
     FileVersion,
     SessionPart,
     child_range,
-    join_path,
     normalize,
     split_path,
 )
-from engine.catalog.schema import files, jobs, runs, session_parts, sessions
+from engine.catalog.files_read import FilesReader, file_row, resolve
+from engine.catalog.schema import files, runs, session_parts, sessions
 from engine.jobs.states import SUCCESS_STATUSES
+
+if TYPE_CHECKING:  # imported by the methods for backups: tapir ls and browse need none of them
+    from engine.backup.levels import PreviousRecord, RunSummary
 
 
 class UnknownSession(LookupError):
@@ -55,19 +60,9 @@ def _now(now: datetime | None) -> datetime:
     return now if now is not None else datetime.now(UTC)
 
 
-_KINDS = frozenset(k.value for k in Kind)
 _SUCCESS = [s.value for s in SUCCESS_STATUSES]
 _ROW_COLUMNS = [files.c.run_id, files.c.parent, files.c.name, *(files.c[f] for f in ROW_FIELDS)]
-_ROW_WIDTH = len(_ROW_COLUMNS)
-assert ROW_FIELDS[-1] == "change", "_row builds FileRow positionally"
-
-
-def _row(r: Sequence[Any]) -> FileRow:
-    """A row of ``_ROW_COLUMNS`` (run_id, parent, name, then FileRow's fields in order)."""
-    *values, change = r[3:]
-    return FileRow(
-        join_path(r[1], r[2]), *values, Change(change) if change is not None else None, r[0]
-    )
+"""files_read.ROW_COLUMNS as SQLAlchemy columns: rows of both go through file_row."""
 
 
 def _params(run_id: int, session_id: int, row: FileRow) -> dict[str, Any]:
@@ -137,27 +132,16 @@ def _positional_tuple(
     return (session_id, run_id, parent, name, *values)
 
 
-def previous_record(row: FileRow) -> PreviousRecord:
-    """What engine/backup/levels.py compares a scanned file with."""
-    kind = Kind(row.kind) if row.kind in _KINDS else Kind.UNKNOWN
-    return PreviousRecord(kind, row.size, row.mtime_ns, row.ctime_ns, row.inode, clean=row.clean)
-
-
-def resolve(rows: Iterable[FileRow], chain: Sequence[int]) -> dict[bytes, FileRow]:
-    """Newest run of ``chain`` (newest first) wins per path; deletions remove the path."""
-    rank = {run_id: i for i, run_id in enumerate(chain)}
-    best: dict[bytes, FileRow] = {}
-    for row in rows:
-        kept = best.get(row.path)
-        if kept is None or rank[row.run_id] < rank[kept.run_id]:  # type: ignore[index]
-            best[row.path] = row
-    return {p: r for p, r in best.items() if r.change is not Change.DELETED}
-
-
 class FilesStore:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._session_runs: dict[int, int] = {}
+        self.reads = FilesReader(self._text)
+        """The reads of points in time and browse (engine/catalog/files_read.py)."""
+
+    def _text(self, sql: str, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        with self.catalog.read() as conn:
+            return list(conn.execute(sa.text(sql), params).all())
 
     # -- sessions ------------------------------------------------------------------------
 
@@ -274,7 +258,7 @@ class FilesStore:
 
     def _rows(self, query: sa.Select[Any]) -> list[FileRow]:
         with self.catalog.read() as conn:
-            return [_row(r) for r in conn.execute(query)]
+            return [file_row(r) for r in conn.execute(query)]
 
     def exceptions(self, run_id: int) -> list[FileRow]:
         """Files of the run that did not go in clean (in use, skipped, corrupted), by path."""
@@ -296,15 +280,7 @@ class FilesStore:
 
     def chain(self, run_id: int) -> list[int]:
         """``run_id``, its base, its base's base, ... (newest first)."""
-        found: list[int] = []
-        current: int | None = run_id
-        with self.catalog.read() as conn:
-            while current is not None and current not in found:
-                found.append(current)
-                current = conn.execute(
-                    sa.select(runs.c.base_run_id).where(runs.c.id == current)
-                ).scalar()
-        return found
+        return self.reads.chain(run_id)
 
     def runs_as_of(self, as_of: datetime, job_id: int | None = None) -> list[int]:
         """Per job, the newest run that completed (with or without exceptions) by ``as_of``."""
@@ -326,52 +302,21 @@ class FilesStore:
         return list(latest.values())
 
     def backup_runs(self) -> list[BackupRun]:
-        """Every started backup run (a run with a level), newest end first (unended last).
-
-        One query over ``runs`` (one row per backup, thousands at most): points in time
-        (engine/restore/asof.py) resolve chains from it in memory, not with a query per link.
-        """
-        query = (
-            sa.select(
-                runs.c.id,
-                runs.c.job_id,
-                jobs.c.name,
-                runs.c.number,
-                runs.c.base_run_id,
-                runs.c.ended_at,
-                runs.c.status,
-            )
-            .join(jobs, jobs.c.id == runs.c.job_id)
-            .where(runs.c.level.is_not(None), runs.c.started_at.is_not(None))
-        )
-        with self.catalog.read() as conn:
-            found = [
-                BackupRun(*r[:6], r.status in _SUCCESS)  # type: ignore[call-arg]
-                for r in conn.execute(query)
-            ]
-        never = datetime.min.replace(tzinfo=UTC)
-        found.sort(key=lambda r: (r.ended_at or never, r.id), reverse=True)
-        return found
+        """files_read.FilesReader.backup_runs."""
+        return self.reads.backup_runs()
 
     def session_sources(self, run_ids: Iterable[int]) -> list[tuple[int, bytes]]:
-        """(run, backed-up source) of each session of ``run_ids``: where backups are rooted."""
-        ids = list(run_ids)
-        query = sa.select(sessions.c.run_id, sessions.c.source).where(sessions.c.run_id.in_(ids))
-        with self.catalog.read() as conn:
-            return [(r.run_id, bytes(r.source)) for r in conn.execute(query)]
+        """files_read.FilesReader.session_sources."""
+        return self.reads.session_sources(run_ids)
 
     def _directory(self, chain: Sequence[int], directory: bytes) -> dict[bytes, FileRow]:
-        query = self._select(files.c.run_id.in_(chain), files.c.parent == directory)
-        return resolve(self._rows(query), chain)
+        return self.reads.directory(chain, directory)
 
     def list_directory(
         self, directory: bytes | str, run_id: int, *, chain: Sequence[int] | None = None
     ) -> list[FileRow]:
-        """The entries of ``directory`` as of ``run_id`` (its chain resolved), by name.
-        ``chain``: ``run_id``'s chain when the caller already has it (saves a query a link)."""
-        chain = chain if chain is not None else self.chain(run_id)
-        found = self._directory(chain, normalize(directory))
-        return sorted(found.values(), key=lambda r: r.path)
+        """files_read.FilesReader.list_directory."""
+        return self.reads.list_directory(directory, run_id, chain=chain)
 
     def list_directory_as_of(
         self, directory: bytes | str, as_of: datetime, job_id: int | None = None
@@ -396,28 +341,15 @@ class FilesStore:
         return next(iter(resolve(self._rows(query), chain).values()), None)
 
     def versions(self, path: bytes | str, job_id: int | None = None) -> list[FileVersion]:
-        """Every row any run recorded for ``path`` (deletions included), oldest first."""
-        parent, name = split_path(normalize(path))
-        query = (
-            sa.select(
-                *_ROW_COLUMNS, runs.c.job_id, runs.c.number, runs.c.ended_at, files.c.session_id
-            )
-            .join(runs, runs.c.id == files.c.run_id)
-            .where(files.c.parent == parent, files.c.name == name)
-            .order_by(runs.c.started_at, files.c.id)
-        )
-        if job_id is not None:
-            query = query.where(runs.c.job_id == job_id)
-        with self.catalog.read() as conn:
-            return [
-                FileVersion(_row(r[:_ROW_WIDTH]), r.job_id, r.number, r.ended_at, r.session_id)
-                for r in conn.execute(query)
-            ]
+        """files_read.FilesReader.versions."""
+        return self.reads.versions(path, job_id)
 
     # -- the previous run, for engine/backup/levels.py -----------------------------------
 
     def run_summaries(self, job_id: int) -> list[RunSummary]:
         """The job's started backup runs as ``levels.choose_base`` wants them."""
+        from engine.backup.levels import Level, RunSummary  # the backup side only
+
         query = sa.select(runs).where(
             runs.c.job_id == job_id, runs.c.level.is_not(None), runs.c.started_ns.is_not(None)
         )
@@ -452,6 +384,8 @@ class FilesStore:
         The bulk alternative to ``base_view.BaseView``'s per-directory queries; bench/
         catalog_scale.py measures both (memory grows with the tree here).
         """
+        from engine.catalog.base_view import previous_record  # the backup side (module doc)
+
         root = normalize(root)
         found = {r.path: previous_record(r) for r in self.descendants(run_id, root)}
         top = self.lookup(root, run_id)

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.cli.common import CatalogOpt, JsonOpt, open_catalog_of, print_json
+from engine.cli.common import CatalogOpt, JsonOpt, open_file_reads, print_json
 from engine.cli.errors import fail
 from engine.cli.jobs_show import shown_path, when
 
@@ -89,16 +89,15 @@ def ls(
     catalog: CatalogOpt = None,
 ) -> None:
     """List a directory's entries as of a point in time, from the catalog."""
-    from engine.catalog.files_store import FilesStore
     from engine.restore.asof import AsOfError, NoSuchPoint, list_as_of, parse_as_of
 
     try:
         point_in_time = parse_as_of(as_of)
     except AsOfError as exc:
         fail(str(exc))
-    with open_catalog_of(catalog) as opened:
+    with open_file_reads(catalog) as reads:
         try:
-            point, found, rows = list_as_of(FilesStore(opened), path, point_in_time)
+            point, found, rows = list_as_of(reads, path, point_in_time)
         except NoSuchPoint as exc:
             fail(str(exc))
     run = point.run(found.run_id) if found is not None else None
@@ -147,10 +146,8 @@ def browse(
     catalog: CatalogOpt = None,
 ) -> None:
     """List every version of one path the catalog holds, oldest first."""
-    from engine.catalog.files_store import FilesStore
-
-    with open_catalog_of(catalog) as opened:
-        versions = FilesStore(opened).versions(path, job_id=job)
+    with open_file_reads(catalog) as reads:
+        versions = reads.versions(path, job_id=job)
     if not versions:
         fail(
             f"{shown_path(os.fsencode(path))} is in no backup of the catalog; check the path "

@@ -3,9 +3,10 @@
 ``open_site`` loads the site configuration (engine/site_config.py) and yields an
 ``engine.site.Site`` inside ``friendly_errors``, so every failure, including those while the
 site closes (an in-process simulated library saving its state), ends as one line on stderr.
-``open_catalog_of`` is the same for commands that read only the catalog (``tapir ls``,
-``tapir browse``): it does not import the devices, drivers and simulator a ``Site`` can open,
-which would cost such a command most of its start-up time.
+``open_catalog_of`` is the same for commands that read only the catalog (``tapir jobs``): it
+does not import the devices, drivers and simulator a ``Site`` can open, which would cost such a
+command most of its start-up time; ``open_file_reads`` (``tapir ls``, ``tapir browse``) does
+not import SQLAlchemy either when the catalog is a SQLite file at head.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from engine.site_config import load_site_config
 
 if TYPE_CHECKING:
     from engine.catalog.db import Catalog
+    from engine.catalog.files_read import FileReads
     from engine.site import Site
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -67,6 +69,25 @@ def open_catalog_of(catalog: str | None = None) -> Iterator[Catalog]:
 
         with open_catalog(url) as opened:
             yield opened
+
+
+@contextlib.contextmanager
+def open_file_reads(catalog: str | None = None) -> Iterator[FileReads]:
+    """What ``tapir ls`` and ``tapir browse`` read, on the catalog ``open_catalog_of`` would
+    open: straight through sqlite3 for a SQLite catalog at head (engine/catalog/
+    sqlite_reads.py: no SQLAlchemy to import), else through ``FilesStore``."""
+    with friendly_errors():
+        url = catalog or load_site_config().catalog
+        from engine.catalog.sqlite_reads import sqlite_reads
+
+        with sqlite_reads(url) as reads:
+            if reads is not None:
+                yield reads
+                return
+    with open_catalog_of(url) as opened:
+        from engine.catalog.files_store import FilesStore
+
+        yield FilesStore(opened)
 
 
 def print_json(value: Any) -> None:

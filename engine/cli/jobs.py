@@ -21,10 +21,8 @@ from datetime import datetime, time
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from engine.cli.common import CatalogOpt, JsonOpt, open_site, print_json
+from engine.cli.common import CatalogOpt, JsonOpt, open_catalog_of, print_json
 from engine.cli.errors import fail
 from engine.cli.jobs_show import (
     copies_of_runs,
@@ -61,16 +59,17 @@ LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="At most N 
 
 @contextlib.contextmanager
 def stores(catalog: str | None) -> Iterator[tuple[Any, Any]]:
-    """The jobs and files stores on the catalog, inside ``friendly_errors`` (open_site); the
-    catalog's own errors (unknown job, bad sort column) become one line too."""
+    """The jobs and files stores on the catalog, inside ``friendly_errors``
+    (``open_catalog_of``: the catalog alone, not the devices of the site); the catalog's own
+    errors (unknown job, bad sort column) become one line too."""
     from engine.catalog.files_store import FilesStore  # SQLAlchemy only for catalog commands
     from engine.catalog.jobs_model import JobsError
     from engine.catalog.jobs_query import UnknownColumn
     from engine.catalog.jobs_store import JobsStore
 
-    with open_site(catalog) as site:
+    with open_catalog_of(catalog) as opened:
         try:
-            yield JobsStore(site.catalog()), FilesStore(site.catalog())
+            yield JobsStore(opened), FilesStore(opened)
         except (JobsError, UnknownColumn) as exc:
             fail(str(exc))
 
@@ -167,6 +166,8 @@ def list_command(
     if not rows:
         typer.echo("no jobs match")
         return
+    from rich.table import Table  # only to draw: --json needs none of rich
+
     table = Table(title="Jobs")
     for column in (
         "Job",
@@ -197,7 +198,7 @@ def list_command(
             str(run.bytes) if run else "",
             j.state_reason,
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @app.command("history")
@@ -229,6 +230,8 @@ def history_command(
     if not rows:
         typer.echo("no runs match")
         return
+    from rich.table import Table  # only to draw: --json needs none of rich
+
     table = Table(title="Job history")
     for column in (
         "Job",
@@ -263,7 +266,7 @@ def history_command(
             str(run.exceptions),
             run.error or "",
         )
-    Console().print(table)
+    _console().print(table)
 
 
 @app.command("show")
@@ -308,13 +311,19 @@ def show_command(
             doc[key] = [file_dict(f) for f in found]
         print_json(doc)
         return
-    console = Console()
+    console = _console()
     print_job(console, row, runs, transitions, listed, vocab, chosen)
     for c in copies:
         console.print(
             f"Copy {c['copy']} of run {c['run']}: {', '.join(c['volumes'])} "
             f"(copy job {c['copy_job']}, {c['target']})"
         )
+
+
+def _console() -> Any:
+    from rich.console import Console  # only to draw: --json needs none of rich
+
+    return Console()
 
 
 def _choose_run(runs: list[Any], number: int | None, job_id: int) -> Any:

@@ -21,6 +21,10 @@ from typer import main as typer_main
 from typer.core import TyperGroup
 from typer.models import CommandInfo, TyperInfo
 
+from engine.cli.coercion import install
+
+install()  # option and argument values without pydantic where typer's result is certain
+
 
 @dataclass(frozen=True)
 class LazyCommand:

@@ -32,7 +32,7 @@ from typing import Any
 
 from engine.catalog.files_model import BackupRun, Change, FileRow, normalize
 from engine.catalog.files_model import shown as shown_path
-from engine.catalog.files_store import FilesStore
+from engine.catalog.files_read import FileReads
 
 _JOB = re.compile(r"(?:job:)?(\d+)")
 _RUN = re.compile(r"run:(\d+)")
@@ -131,7 +131,7 @@ class Found:
 class PointInTime:
     """Resolves paths for one ``AsOf`` (module docstring). Read-only; one thread."""
 
-    def __init__(self, files: FilesStore, as_of: AsOf = LATEST) -> None:
+    def __init__(self, files: FileReads, as_of: AsOf = LATEST) -> None:
         self.files = files
         self.as_of = as_of
         runs = files.backup_runs()
@@ -267,7 +267,7 @@ class PointInTime:
 
 
 def list_as_of(
-    files: FilesStore, path: bytes | str, as_of: AsOf = LATEST
+    files: FileReads, path: bytes | str, as_of: AsOf = LATEST
 ) -> tuple[PointInTime, Found | None, list[FileRow]]:
     """``tapir ls``: the entries of directory ``path`` at ``as_of`` (a file: itself), with the
     run they are taken from. A directory no backup recorded but above backed-up sources

@@ -28,12 +28,12 @@ from devices.media import (
 )
 from devices.media_rules import change_state, drive_is_up, record_error
 from engine.catalog.db import (
-    CATALOG_FILE,
     CatalogError,
     CatalogTooNew,
     head_revision,
     open_catalog,
 )
+from engine.catalog.head import CATALOG_FILE
 from engine.catalog.media_store import CatalogMediaStore
 from engine.catalog.schema import metadata
 

@@ -49,14 +49,19 @@ def test_every_command_runs_its_own_help(tmp_path: Path) -> None:
         assert entry.help.split()[0] in out, (entry.name, out)
 
 
-def test_ls_imports_only_what_it_needs(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
-    Tapir(tmp_path)("ls", "/nothing", "--catalog", url)  # creates and migrates the catalog
+HEAVY = ("alembic", "pydantic", "hwsim", "drivers", "devices", "engine.backup", "engine.site")
+"""Packages (and their submodules) a read of the catalog must not import: each costs start-up
+time (issue 5: a browse answers in under 1 s as a whole command); ``engine.site`` opens devices
+(``engine.site_config``, the configuration alone, is allowed)."""
+
+
+def _imports_of(tmp_path: Path, args: list[str]) -> tuple[int, str, set[str]]:
+    """Exit code, stderr and ``sys.modules`` after ``tapir ARGS`` in a fresh interpreter."""
     code = (
         "import sys\n"
         "from engine.cli.main import app\n"
         "try:\n"
-        f"    app(['ls', '/nothing', '--catalog', {url!r}])\n"
+        f"    app({args!r})\n"
         "except SystemExit as exc:\n"
         "    print('exit', exc.code)\n"
         "print(' '.join(sorted(m for m in sys.modules)))\n"
@@ -68,10 +73,49 @@ def test_ls_imports_only_what_it_needs(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True
     )
     exit_line, modules = result.stdout.strip().splitlines()[-2:]
-    assert exit_line == "exit 2", result  # nothing at that path: tapir: ... and exit 2
-    assert "nothing" in result.stderr
-    loaded = set(modules.split())
-    assert "engine.cli.browse" in loaded
-    heavy = {"alembic", "devices", "drivers.transport.hwsim_local", "hwsim.library", "rich.table"}
-    others = {c.module for c in COMMANDS} - {"engine.cli.browse"}
-    assert loaded & (heavy | others) == set()
+    assert exit_line.startswith("exit "), result
+    return int(exit_line.split()[1]), result.stderr, set(modules.split())
+
+
+@pytest.mark.parametrize(
+    "args, module, code, drawn, sqlalchemy",
+    [
+        (["ls", "/nothing"], "engine.cli.browse", 2, False, False),
+        (["ls", "/srv"], "engine.cli.browse", 0, False, False),
+        (["browse", "/nothing/file"], "engine.cli.browse", 2, False, False),
+        (["jobs", "list"], "engine.cli.jobs", 0, True, True),
+        (["jobs", "list", "--json"], "engine.cli.jobs", 0, False, True),
+        (["jobs", "show", "1"], "engine.cli.jobs", 0, True, True),
+    ],
+    ids=["ls-nothing", "ls", "browse", "jobs-list", "jobs-list-json", "jobs-show"],
+)
+def test_catalog_reads_import_only_what_they_need(
+    tmp_path: Path, args: list[str], module: str, code: int, drawn: bool, sqlalchemy: bool
+) -> None:
+    """``tapir ls``, ``browse``, ``jobs list`` and ``jobs show`` import neither the devices, the
+    simulator, the backup pipeline, alembic (a catalog at head) nor pydantic (typer's coercion,
+    engine/cli/coercion.py), nor another command's module; rich only to draw a table; ls and
+    browse not even SQLAlchemy (engine/catalog/sqlite_reads.py)."""
+    from engine.catalog.db import open_catalog
+    from engine.catalog.files_model import FileRow
+    from engine.catalog.files_store import FilesStore
+    from engine.catalog.jobs_store import JobsStore
+    from engine.jobs.states import CompletionStatus
+
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    with open_catalog(url) as catalog:  # created and migrated to head here
+        jobs = JobsStore(catalog)
+        job = jobs.create_job("backup", "nightly", {"source": "/srv"})
+        run = jobs.start_run(job, level="full")
+        files = FilesStore(catalog)
+        session = files.open_session(run.id, "lib1", b"/srv", record_size=512)
+        files.add_files(session, [FileRow(path=b"/srv", kind="directory", part=1, record=0)])
+        jobs.end_run(run.id, CompletionStatus.COMPLETED)
+    exit_code, stderr, loaded = _imports_of(tmp_path, [*args, "--catalog", url])
+    assert exit_code == code, stderr
+    assert module in loaded
+    heavy = {m for m in loaded if m in HEAVY or m.startswith(tuple(p + "." for p in HEAVY))}
+    others = {c.module for c in COMMANDS} - {module}
+    assert heavy | (loaded & others) == set()
+    assert ("rich.table" in loaded) is drawn
+    assert ("sqlalchemy" in loaded) is sqlalchemy

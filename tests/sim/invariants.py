@@ -169,11 +169,12 @@ def _restore_session(
 ) -> None:
     src = os.fsencode(result.src)
     with files.catalog.read() as conn:
-        from engine.catalog.files_store import _ROW_COLUMNS, _row
+        from engine.catalog.files_read import file_row
+        from engine.catalog.files_store import _ROW_COLUMNS
         from engine.catalog.schema import files as t
 
         rows = [
-            _row(r)
+            file_row(r)
             for r in conn.execute(
                 sa.select(*_ROW_COLUMNS).where(t.c.session_id == session_id, t.c.kind == "file")
             )
