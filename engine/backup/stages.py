@@ -27,6 +27,7 @@ import stat as stat_mod
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.backup.buffers import BufferPool
 from engine.backup.exceptions import ItemErrorHandler, ItemException, from_os_error
@@ -66,10 +67,9 @@ class Item:
     skipped: bool = False
     deletions: list[FileRow] | None = None
     small: bool = False
-    header: bytes | None = None
-    """Read by a worker process (read_worker.py): the member's pax header, ready."""
-    checksum: str | None = None
-    """With ``header``: xxh3-128 hex of ``data``."""
+    worked: tuple[Any, ...] | None = None
+    """Read by a worker process: its ``read_worker.Result`` (header, index line parts, row
+    head); ``data`` holds the file and ``st`` is None."""
 
 
 class Batch:
@@ -197,7 +197,7 @@ class ReaderStage:
                     if self.workers_after is not None and self.lean:
                         self._by_worker(index, batch)
                     for item in batch.items:
-                        if item.entry is not None and item.member is None and item.header is None:
+                        if item.entry is not None and item.member is None and item.worked is None:
                             self.prepare(item, batch)
                 except BaseException as exc:
                     batch.error = exc
@@ -254,6 +254,7 @@ class ReaderStage:
                     st.st_mtime_ns,
                     st.st_ctime_ns,
                     base + at,
+                    item.change,
                 )
             )
             placed.append((item, at, size))
@@ -271,7 +272,7 @@ class ReaderStage:
         batch.used = at  # the space of files the worker gave back stays unused
         for (item, start, size), result in zip(placed, results, strict=True):
             if result is not None:
-                item.header, item.checksum, item.st = result
+                item.worked = result
                 item.data = buffer[start : start + size]
 
     # -- one item ------------------------------------------------------------------------

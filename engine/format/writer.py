@@ -30,7 +30,14 @@ import xxhash
 from engine.format import codec
 from engine.format import headers as h
 from engine.format import sparse as sp
-from engine.format.index import INDEX_MEMBER, TRAILER_MEMBER, IndexBuilder, IndexEntry, Trailer
+from engine.format.index import (
+    INDEX_MEMBER,
+    TRAILER_MEMBER,
+    IndexBuilder,
+    IndexEntry,
+    Trailer,
+    plain_line_parts,
+)
 from engine.format.members import Member, MemberKind, member_from_stat, read_xattrs
 from engine.format.records import (
     DEFAULT_RECORD_SIZE,
@@ -220,8 +227,26 @@ class ArchiveWriter:
         change: str | None = None,
     ) -> tuple[int, int, str] | None:
         """``add_small`` with the header already encoded (``codec.encode_member``) and maybe
-        the data's xxh3-128 hex, by a reader worker process (engine/backup/read_worker.py).
-        ``owner``: the user and group names the header carries (for the index line)."""
+        the data's xxh3-128 hex. ``owner``: the user and group names the header carries."""
+        if len(header) + len(data) + (-len(data) % h.BLOCK) + self.out.fill >= self.record_size:
+            return None
+        if checksum is None:
+            checksum = xxhash.xxh3_128_hexdigest(data)
+        head, tail = plain_line_parts(
+            name, len(data), st.st_mtime_ns, checksum, st, owner[0], owner[1], change
+        )
+        at = self.add_worked(header, data, head, tail)
+        assert at is not None
+        return at[0], at[1], checksum
+
+    def add_worked(
+        self, header: bytes, data: memoryview, head: str, tail: str
+    ) -> tuple[int, int] | None:
+        """The small-files path with everything formatted ahead (by a reader worker process,
+        engine/backup/read_worker.py): the header, and the index line before and after its
+        position (``index.plain_line_parts``). Copies header, data and padding into the
+        current record when they fit there (so no volume split can fall inside them) and
+        returns the member's (record, offset); None: nothing written."""
         out = self.out
         size = len(data)
         pad = -size % h.BLOCK
@@ -235,24 +260,10 @@ class ArchiveWriter:
         buffer[data_at:end] = data
         buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
         out.fill = end + pad
-        if checksum is None:
-            checksum = xxhash.xxh3_128_hexdigest(data)
         record = out.records
         self.members += 1
-        self._index.add_plain(
-            name,
-            self.volume,
-            record,
-            fill,
-            size,
-            st.st_mtime_ns,
-            checksum,
-            st,
-            owner[0],
-            owner[1],
-            change,
-        )
-        return record, fill, checksum
+        self._index.add_parts(head, self.volume, record, fill, tail)
+        return record, fill
 
     def _open_file(self, path: bytes) -> int:
         if self._noatime:
