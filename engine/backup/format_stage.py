@@ -98,7 +98,13 @@ class FormatStage:
             worked = item.worked
             if worked is not None:
                 data = item.data
-                at = add_worked(worked[0], data, worked[1], worked[2])  # type: ignore[arg-type]
+                whole = worked[0]
+                at = add_worked(
+                    whole,
+                    None if type(whole) is memoryview else data,
+                    worked[1],  # type: ignore[arg-type]
+                    worked[2],  # type: ignore[arg-type]
+                )
                 if at is not None:
                     record, offset = at
                     volume = writer.volume

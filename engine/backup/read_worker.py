@@ -42,14 +42,27 @@ from engine.format.members import NO_XATTR_ERRNOS, group_name, member_from_stat,
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 """As reader.py's (not imported from there: the worker starts with few imports)."""
 NOATIME = getattr(os, "O_NOATIME", 0)
+BLOCK = 512
+ZEROS = bytes(BLOCK)
+
+HEADER_ROOM = 1536
+"""Room left before each file's data in the shared buffer for its header: the common plain
+file's (a pax header of its three times, then the ustar block). The worker writes the header
+there and zeros after the data up to the 512-byte boundary, so the member is one slice of the
+buffer and the format stage copies it into the record at once; a longer header (a long name,
+xattrs) comes back as bytes instead."""
+SLOT_EXTRA = HEADER_ROOM + 511
+"""What a small file takes in a batch buffer beyond its data when a worker reads it."""
 
 Spec = tuple[str, bytes, int, int, int, int, int, int, str | None]
 """(path, member name, dev, ino, size, mtime_ns, ctime_ns, offset in the shared buffer,
 change against the base run)."""
-Result = tuple[bytes, str, str, tuple[object, ...], int] | None
-"""(pax header, index line head and tail, catalog row head, atime_ns), or None: take the
-file in-process. The format stage rebuilds the ``fstat`` from the row head and atime when
-the member does not fit the current record (format_stage.worked_stat)."""
+Result = list[object] | None
+"""[pax header, index line head and tail, catalog row head, atime_ns], or None: take the
+file in-process. The header is its length (an int) when it was written into the buffer
+before the data (``HEADER_ROOM``); ``ReaderStage`` then puts the member's view there. The
+format stage rebuilds the ``fstat`` from the row head and atime when the member does not fit
+the current record (format_stage.worked_stat)."""
 
 
 class _Reader:
@@ -102,7 +115,15 @@ class _Reader:
         digest = xxhash.xxh3_128_digest(view)
         head, tail = plain_line_parts(name, size, mtime, digest.hex(), st, uname, gname, change)
         row = plain_row_head(os.fsencode(path), st, uname, gname, digest)
-        return header, head, tail, row, atime
+        placed: bytes | int = header
+        if len(header) <= HEADER_ROOM:
+            end = at + size
+            pad = -size % BLOCK
+            buffer = self.buffer
+            buffer[at - len(header) : at] = header
+            buffer[end : end + pad] = ZEROS[:pad]
+            placed = len(header)
+        return [placed, head, tail, row, atime]
 
 
 def _has_xattrs(fd: int) -> bool:

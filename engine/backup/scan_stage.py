@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from engine.backup.buffers import BufferPool
 from engine.backup.exceptions import ItemErrorHandler, ItemException, Reason
 from engine.backup.levels import ChangeReason, Decision, LevelFilter, compare
+from engine.backup.read_worker import SLOT_EXTRA
 from engine.backup.scan import Kind, Scanner
 from engine.backup.stages import Batch, Flow, Item, Stopped, arcname
 from engine.catalog.files_model import Change
@@ -146,7 +147,7 @@ class ScanStage:
         batch = self._batch
         if batch is not None and (
             len(batch.items) >= self.batch_files
-            or (item.small and batch.fill + size > self.pool.size)
+            or (item.small and batch.fill + size + SLOT_EXTRA > self.pool.size)
             or batch.streamed >= self.streamed_per_batch
         ):
             self._emit()
@@ -155,7 +156,7 @@ class ScanStage:
             batch = self._batch = Batch(self.pool.take(self.flow))
         batch.items.append(item)
         if item.small:
-            batch.fill += size
+            batch.fill += size + SLOT_EXTRA
         elif item.entry is not None and item.entry.kind is Kind.FILE:
             batch.streamed += 1
         if item.deletions:

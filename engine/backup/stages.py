@@ -32,7 +32,7 @@ from typing import Any
 from engine.backup.buffers import BufferPool
 from engine.backup.exceptions import ItemErrorHandler, ItemException, from_os_error
 from engine.backup.inuse import InUseMonitor
-from engine.backup.read_worker import ReadWorker, Spec
+from engine.backup.read_worker import HEADER_ROOM, ReadWorker, Spec
 from engine.backup.reader import NOATIME, OPEN_FLAGS, FileReader, SourceFile
 from engine.backup.scan import FileEntry, Kind
 from engine.catalog.files_model import Change, FileRow
@@ -241,7 +241,8 @@ class ReaderStage:
         for item in chosen:
             st = item.entry.st  # type: ignore[union-attr]
             size = st.st_size
-            if at + size > room or (monitor is not None and monitor.holders(st.st_dev, st.st_ino)):
+            need = HEADER_ROOM + size + (-size % 512)
+            if at + need > room or (monitor is not None and monitor.holders(st.st_dev, st.st_ino)):
                 continue
             path = item.entry.path  # type: ignore[union-attr]
             specs.append(
@@ -253,12 +254,12 @@ class ReaderStage:
                     size,
                     st.st_mtime_ns,
                     st.st_ctime_ns,
-                    base + at,
+                    base + at + HEADER_ROOM,
                     item.change,
                 )
             )
-            placed.append((item, at, size))
-            at += size
+            placed.append((item, at + HEADER_ROOM, size))
+            at += need
         if not specs:
             return
         try:
@@ -272,6 +273,9 @@ class ReaderStage:
         batch.used = at  # the space of files the worker gave back stays unused
         for (item, start, size), result in zip(placed, results, strict=True):
             if result is not None:
+                header = result[0]
+                if type(header) is int:  # written before the data: the whole member's view
+                    result[0] = buffer[start - header : start + size + (-size % 512)]
                 item.worked = result
                 item.data = buffer[start : start + size]
 

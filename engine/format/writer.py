@@ -240,26 +240,35 @@ class ArchiveWriter:
         return at[0], at[1], checksum
 
     def add_worked(
-        self, header: bytes, data: memoryview, head: str, tail: str
+        self, header: bytes | memoryview, data: memoryview | None, head: str, tail: str
     ) -> tuple[int, int] | None:
         """The small-files path with everything formatted ahead (by a reader worker process,
         engine/backup/read_worker.py): the header, and the index line before and after its
-        position (``index.plain_line_parts``). Copies header, data and padding into the
+        position (``index.plain_line_parts``). ``data`` None: ``header`` is the whole member
+        (header, data, zeros to the block), as the worker laid it out. Copies header, data and
+        padding into the
         current record when they fit there (so no volume split can fall inside them) and
         returns the member's (record, offset); None: nothing written."""
         out = self.out
-        size = len(data)
-        pad = -size % h.BLOCK
         fill = out.fill
-        data_at = fill + len(header)
-        end = data_at + size
-        if end + pad >= self.record_size:
-            return None
         buffer = out.buffer
-        buffer[fill:data_at] = header
-        buffer[data_at:end] = data
-        buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
-        out.fill = end + pad
+        if data is None:  # ``header``: the whole member, padding included
+            end = fill + len(header)
+            if end >= self.record_size:
+                return None
+            buffer[fill:end] = header
+            out.fill = end
+        else:
+            size = len(data)
+            pad = -size % h.BLOCK
+            data_at = fill + len(header)
+            end = data_at + size
+            if end + pad >= self.record_size:
+                return None
+            buffer[fill:data_at] = header
+            buffer[data_at:end] = data
+            buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
+            out.fill = end + pad
         record = out.records
         self.members += 1
         self._index.add_parts(head, self.volume, record, fill, tail)
