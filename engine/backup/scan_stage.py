@@ -96,9 +96,20 @@ class ScanStage:
     def _walk(self) -> None:
         view, level = self.view, self.level
         base = level.choice.base if level is not None else None
+        stopping = self.flow.stop.is_set
+        small_file, file_kind, looks_sparse = self.small_file, Kind.FILE, sp.looks_sparse
         for entry in self.scanner:
-            if self.flow.stop.is_set():
+            if stopping():
                 raise Stopped
+            if level is None and view is None:  # a full backup: every item is stored
+                st = entry.st
+                item = Item(entry, arcname(entry))
+                if entry.kind is file_kind and st.st_size <= small_file and not looks_sparse(st):
+                    item.small = True
+                    self._add(item, st.st_size)
+                else:
+                    self._add(item, 0)
+                continue
             # the level's lookups first: the view's frame of a directory opens at ``seen``
             decision = level.decide(entry) if level is not None else None
             change = None
