@@ -110,7 +110,7 @@ class FormatStage:
                     volume = writer.volume
                     counters.files += 1
                     counters.bytes += len(data)  # type: ignore[arg-type]
-                    start = record * record_size
+                    start = out.records * record_size
                     pending.add(
                         worked[3] + (volume + 1, record, offset) + tails[item.change],
                         (volume, start + out.fill),

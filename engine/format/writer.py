@@ -205,8 +205,8 @@ class ArchiveWriter:
         self, member: Member, data: memoryview, st: os.stat_result, change: str | None = None
     ) -> tuple[int, int, str] | None:
         """The small-files path (issue 4 "Speed"): a regular file that is not a hard link,
-        without xattrs or ACLs, whose data the caller already read, when header, data and
-        padding fit in the current record (so no volume split can fall inside it).
+        without xattrs or ACLs, whose data the caller already read (``add_worked`` says when
+        it may cross a record boundary).
         ``st`` is the file's stat (its index line carries mode, owner, ctime, inode).
         Returns (record, offset, xxh3-128 hex) of the member, or None (nothing written:
         use ``add_prepared``)."""
@@ -228,8 +228,11 @@ class ArchiveWriter:
     ) -> tuple[int, int, str] | None:
         """``add_small`` with the header already encoded (``codec.encode_member``) and maybe
         the data's xxh3-128 hex. ``owner``: the user and group names the header carries."""
-        if len(header) + len(data) + (-len(data) % h.BLOCK) + self.out.fill >= self.record_size:
-            return None
+        out = self.out
+        if out.early_warning and (
+            len(header) + len(data) + (-len(data) % h.BLOCK) + out.fill >= self.record_size
+        ):
+            return None  # as add_worked would
         if checksum is None:
             checksum = xxhash.xxh3_128_hexdigest(data)
         head, tail = plain_line_parts(
@@ -245,31 +248,41 @@ class ArchiveWriter:
         """The small-files path with everything formatted ahead (by a reader worker process,
         engine/backup/read_worker.py): the header, and the index line before and after its
         position (``index.plain_line_parts``). ``data`` None: ``header`` is the whole member
-        (header, data, zeros to the block), as the worker laid it out. Copies header, data and
-        padding into the
-        current record when they fit there (so no volume split can fall inside them) and
-        returns the member's (record, offset); None: nothing written."""
+        (header, data, zeros to the block), as the worker laid it out. Writes header, data
+        and padding and returns the member's (record, offset). It may cross a record boundary
+        only before early warning (a record filled on the way may bring it: the volume then
+        switches at a later boundary, never inside this member); past early warning only a
+        member that fits the current record, else None (nothing written: ``add_prepared``
+        places the switch)."""
         out = self.out
         fill = out.fill
+        record = out.records
         buffer = out.buffer
         if data is None:  # ``header``: the whole member, padding included
             end = fill + len(header)
-            if end >= self.record_size:
+            if end < self.record_size:
+                buffer[fill:end] = header
+                out.fill = end
+            elif out.early_warning:
                 return None
-            buffer[fill:end] = header
-            out.fill = end
+            else:
+                out.write(header)
         else:
             size = len(data)
             pad = -size % h.BLOCK
             data_at = fill + len(header)
             end = data_at + size
-            if end + pad >= self.record_size:
+            if end + pad < self.record_size:
+                buffer[fill:data_at] = header
+                buffer[data_at:end] = data
+                buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
+                out.fill = end + pad
+            elif out.early_warning:
                 return None
-            buffer[fill:data_at] = header
-            buffer[data_at:end] = data
-            buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
-            out.fill = end + pad
-        record = out.records
+            else:
+                out.write(header)
+                out.write(data)
+                out.zeros(pad)
         self.members += 1
         self._index.add_parts(head, self.volume, record, fill, tail)
         return record, fill
