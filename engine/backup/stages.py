@@ -244,21 +244,11 @@ class ReaderStage:
             need = HEADER_ROOM + size + (-size % 512)
             if at + need > room or (monitor is not None and monitor.holders(st.st_dev, st.st_ino)):
                 continue
-            path = item.entry.path  # type: ignore[union-attr]
-            specs.append(
-                (
-                    path,
-                    item.name,
-                    st.st_dev,
-                    st.st_ino,
-                    size,
-                    st.st_mtime_ns,
-                    st.st_ctime_ns,
-                    base + at + HEADER_ROOM,
-                    item.change,
-                )
-            )
-            placed.append((item, at + HEADER_ROOM, size))
+            data_at = at + HEADER_ROOM
+            path, name, change = item.entry.path, item.name, item.change  # type: ignore[union-attr]
+            ids = (st.st_dev, st.st_ino, size, st.st_mtime_ns, st.st_ctime_ns)
+            specs.append((path, name, *ids, base + data_at, change))
+            placed.append((item, data_at, size))
             at += need
         if not specs:
             return

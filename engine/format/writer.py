@@ -206,41 +206,22 @@ class ArchiveWriter:
     ) -> tuple[int, int, str] | None:
         """The small-files path (issue 4 "Speed"): a regular file that is not a hard link,
         without xattrs or ACLs, whose data the caller already read (``add_worked`` says when
-        it may cross a record boundary).
-        ``st`` is the file's stat (its index line carries mode, owner, ctime, inode).
+        it may cross a record boundary). ``st``: the file's stat (for its index line).
         Returns (record, offset, xxh3-128 hex) of the member, or None (nothing written:
         use ``add_prepared``)."""
-        if len(data) != member.size:
+        size, out = len(data), self.out
+        if size != member.size:
             return None
         header = codec.encode_member(member)
-        owner = (member.uname, member.gname)
-        return self.add_encoded(member.name, header, data, st, owner, change=change)
-
-    def add_encoded(
-        self,
-        name: bytes,
-        header: bytes,
-        data: memoryview,
-        st: os.stat_result,
-        owner: tuple[bytes, bytes],
-        checksum: str | None = None,
-        change: str | None = None,
-    ) -> tuple[int, int, str] | None:
-        """``add_small`` with the header already encoded (``codec.encode_member``) and maybe
-        the data's xxh3-128 hex. ``owner``: the user and group names the header carries."""
-        out = self.out
-        if out.early_warning and (
-            len(header) + len(data) + (-len(data) % h.BLOCK) + out.fill >= self.record_size
+        if out.early_warning and len(header) + size + (-size % h.BLOCK) + out.fill >= (
+            self.record_size
         ):
             return None  # as add_worked would
-        if checksum is None:
-            checksum = xxhash.xxh3_128_hexdigest(data)
-        head, tail = plain_line_parts(
-            name, len(data), st.st_mtime_ns, checksum, st, owner[0], owner[1], change
-        )
-        at = self.add_worked(header, data, head, tail)
-        assert at is not None
-        return at[0], at[1], checksum
+        x = xxhash.xxh3_128_hexdigest(data)
+        names = (member.uname, member.gname)
+        head, tail = plain_line_parts(member.name, size, st.st_mtime_ns, x, st, *names, change)
+        record, offset = self.add_worked(header, data, head, tail)  # type: ignore[misc]
+        return record, offset, x
 
     def add_worked(
         self, header: bytes | memoryview, data: memoryview | None, head: str, tail: str
