@@ -34,7 +34,9 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   Before the work of 2026-11-22: 0.17 x at load ~2 (tar 1.97 s, tapir 11.45 s), CPU 9.7-9.9 s
   per 100,000 files, of which the backup process 5.5 s (~55 us/file).
   After it: 0.24 x at load 3-4.3 (tar 1.84 s, tapir 7.78 s; runs 7.1-8.2 s), CPU 7.7 s, of
-  which the backup process ("main cpu") 3.3 s = ~33 us/file. Per thread of the backup
+  which the backup process ("main cpu") 3.3 s = ~33 us/file. Side by side at load 1-2.4
+  (3 runs each, same minutes): before 0.17 x (tar 1.10 s, tapir 6.45 s, CPU 9.56 s), after
+  0.21 x (tar 1.11 s, tapir 5.19 s, CPU 8.0 s, main 3.5 s = 35 us/file). Per thread of the backup
   process (us/file, seconds per 100,000 / 100,000, measured under load 3-5, +-20%): scan
   ~10-12 (scandir, lstat, entry and item; ~7 alone), reader threads ~6-9 (spec tuples, one
   pickle round trip per batch of 64), format ~9-11 (one slice copy of the member the worker
