@@ -11,7 +11,8 @@ workers and the catalog staging process, engine/child_process.py) on a fresh sim
 library and catalog under ``--dir``; tar writes ``tar -cf FILE -b 512`` to a real file in the
 same directory (BASELINES.md: never /dev/null). Times are whole-backup wall clock, medians of
 ``--runs``, interleaved, after a warm-up pass of each; the child's time covers ``run_backup``
-only (not interpreter start-up). CPU columns are user + system seconds, helpers included.
+only (not interpreter start-up). CPU columns are user + system seconds, helpers included;
+"main cpu" is the backup process's own (its threads, without the helper processes).
 Before each measured part both get freshly freed memory (bench/memwarm.py: this VM's balloon
 driver otherwise made tar's output pages hot and tapir's cold, a 4x difference on its own).
 
@@ -25,23 +26,29 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   where the earlier code gave 0.46 x in the same window. The rest of that path (hwsim's
   per-command fault and opcode-name lookups, speed model, the device layer's session checks)
   is outside this work's files.
-- small: 0.21 x tar at load ~1 before this work (tar 1.70 s = 59,000 files/s, tapir 8.0 s);
-  0.15-0.28 x at loads of 5-10 after it (the figures move with the load more than with the
-  code). Not reached, and not reachable in pure Python here. Where a file's time goes:
-  tar spends ~11 us of CPU per file (1.13 s per 100,000, almost all in the kernel); 0.5 x
-  tar leaves tapir 34 us of wall time per file on two cores. tapir's per-file work, each
-  measured alone on this machine: scan (scandir, lstat, the entry object) 7 us; open, fstat,
-  readv, fstat, close 11-15 us, listxattr 3 us; member, pax header from the cached template,
-  copy into the record, xxh3, index line, row tuple ~25 us in the format thread; catalog row
-  ~10 us (executemany into SQLite, 27 columns) + 5 us (INSERT ... SELECT at the checkpoint).
-  That is ~75 us of CPU per file before any hand-off between threads. Under one GIL the
-  hand-offs made it worse: every system call releases the GIL and the thread then waits for
-  whoever holds it (a 3-7 us readv took ~100 us of wall time in the pipeline; py-spy --gil:
-  format thread 2.9 s, catalog 1.1 s, scan 0.35 s, readers 0.3 s of GIL per 100,000 files).
-  Now the plain small files are read and encoded by two worker processes and the catalog
-  rows staged by a third (backup process CPU ~8.5 s -> ~5.3 s per 100,000 files, helpers
-  ~5.8 s), which helps with two free cores and not on a saturated machine, where the total
-  CPU (~11 s against tar's ~1.1 s) is what counts.
+- small: 0.21 x tar at load ~1 before the worker processes (tar 1.70 s = 59,000 files/s,
+  tapir 8.0 s). Where a file's time goes: tar spends ~11 us of CPU per file (1.1 s per
+  100,000, almost all in the kernel); 0.5 x tar leaves tapir ~34 us of wall time per file on
+  two cores. The plain small files are read by two worker processes (read_worker.py) and the
+  catalog rows staged by a third (files_staging.py).
+  Before the work of 2026-11-22: 0.17 x at load ~2 (tar 1.97 s, tapir 11.45 s), CPU 9.7-9.9 s
+  per 100,000 files, of which the backup process 5.5 s (~55 us/file).
+  After it: 0.24 x at load 3-4.3 (tar 1.84 s, tapir 7.78 s; runs 7.1-8.2 s), CPU 7.7 s, of
+  which the backup process ("main cpu") 3.3 s = ~33 us/file. Side by side at load 1-2.4
+  (3 runs each, same minutes): before 0.17 x (tar 1.10 s, tapir 6.45 s, CPU 9.56 s), after
+  0.21 x (tar 1.11 s, tapir 5.19 s, CPU 8.0 s, main 3.5 s = 35 us/file). Per thread of the backup
+  process (us/file, seconds per 100,000 / 100,000, measured under load 3-5, +-20%): scan
+  ~10-12 (scandir, lstat, entry and item; ~7 alone), reader threads ~6-9 (spec tuples, one
+  pickle round trip per batch of 64), format ~9-11 (one slice copy of the member the worker
+  laid out in the shared buffer, the index line joined from the worker's two halves, the row
+  tuple completed with its position; zlib of the index ~4 of those), write stage ~5-6 (one
+  256 KiB record through engine -> devices -> drivers -> hwsim per ~30 files), catalog
+  thread ~2 (pickling rows to the staging process). The helpers: each worker ~22 us per file
+  it reads (open, fstat, readv, listxattr, fstat, close ~10; header from the cached
+  template, xxh3, index line halves, row head ~12), the staging process ~10-12 us per row
+  (SQLite executemany into the TEMP table ~7.6, INSERT ... SELECT at the checkpoint). Total
+  ~77 us of CPU per file against tar's 11: on two cores shared with other work the total,
+  not the main process, sets the wall time, and the ratio moves with the load.
 - memory: peak 83-87 MiB for the backup process (was 104 MiB: the catalog rows no longer
   wait in memory), helpers ~60 MiB each; a 1,000,000-file tree: see the last commit message.
 """
@@ -135,16 +142,19 @@ def child(root: Path, work: Path, size: int) -> None:
         site.catalog()
         site.library("lib1").inventory()
         warm(work, size + WARM_SLACK)
-        cpu = time.process_time() + _children_cpu()
+        main_cpu = time.process_time()
+        cpu = main_cpu + _children_cpu()
         start = time.perf_counter()
         out = run_backup(BackupSpec(str(root), "lib1", record_size=RECORD_SIZE), site)
         seconds = time.perf_counter() - start
+        main_cpu = time.process_time() - main_cpu
         cpu = time.process_time() + _children_cpu() - cpu
     if out.error:
         raise SystemExit(out.error)
     doc = {
         "seconds": seconds,
         "cpu": cpu,
+        "main_cpu": main_cpu,
         "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "helper_maxrss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
         "counters": out.counters.to_dict(),
@@ -169,6 +179,7 @@ def measure(name: str, base: Path, runs: int) -> dict[str, Any]:
         "tar_cpu": statistics.median(c for _, c in tar),
         "tapir": statistics.median(r["seconds"] for r in tapir),
         "tapir_cpu": statistics.median(r["cpu"] for r in tapir),
+        "main_cpu": statistics.median(r["main_cpu"] for r in tapir),
         "maxrss": max(r["maxrss"] for r in tapir),
         "helper_maxrss": max(r["helper_maxrss"] for r in tapir),
         "runs": [(t, r["seconds"]) for (t, _), r in zip(tar, tapir, strict=True)],
@@ -190,7 +201,7 @@ def main() -> None:
     print(
         f"{'dataset':8} {'tar s':>6} {'tapir s':>7} {'tar MB/s':>8} {'tapir MB/s':>10} "
         f"{'tar f/s':>8} {'tapir f/s':>9} {'x tar':>5} {'tar cpu':>7} {'tapir cpu':>9} "
-        f"{'peak MiB':>8} {'helper MiB':>10}"
+        f"{'main cpu':>8} {'peak MiB':>8} {'helper MiB':>10}"
     )
     rows = []
     for name in [args.only] if args.only else ["large", "small"]:
@@ -201,7 +212,7 @@ def main() -> None:
             f"{name:8} {tar_s:6.2f} {tapir_s:7.2f} {size / tar_s / 1e6:8.0f} "
             f"{size / tapir_s / 1e6:10.0f} {files / tar_s:8.0f} {files / tapir_s:9.0f} "
             f"{tar_s / tapir_s:5.2f} {r['tar_cpu']:7.2f} {r['tapir_cpu']:9.2f} "
-            f"{r['maxrss'] / 2**20:8.0f} {r['helper_maxrss'] / 2**20:10.0f}"
+            f"{r['main_cpu']:8.2f} {r['maxrss'] / 2**20:8.0f} {r['helper_maxrss'] / 2**20:10.0f}"
         )
         rows.append((name, r["runs"]))
     for name, pairs in rows:

@@ -291,8 +291,7 @@ class Pipeline:
                     raise flow.error or Stopped()
             if batch.error is not None:
                 raise batch.error
-            for item in batch.items:
-                self.items.add(item)
+            self.items.add_batch(batch.items)
             if batch.buffer is not None:
                 self.pool.give(batch.buffer)
             if self.checkpoints.due(self.counters.bytes):

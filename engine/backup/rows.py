@@ -9,14 +9,16 @@ one (pipeline.py ``primary``).
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.backup.exceptions import ItemException
 from engine.backup.scan import Kind
-from engine.backup.stages import Item
-from engine.catalog.files_model import FileRow
+from engine.catalog.files_model import Change, FileRow
 from engine.format.index import IndexEntry
 from engine.format.members import MemberKind
+
+if TYPE_CHECKING:  # stages imports read_worker, which imports this module
+    from engine.backup.stages import Item
 
 UNKNOWN_KIND = Kind.UNKNOWN.value
 
@@ -47,8 +49,19 @@ def plain_file_row(
     scanned = item.entry
     assert scanned is not None
     record, offset, checksum = at
+    head = plain_row_head(os.fsencode(scanned.path), st, uname, gname, bytes.fromhex(checksum))
+    return head + (part, record, offset) + ROW_TAILS[item.change]
+
+
+def plain_row_head(
+    path: bytes, st: os.stat_result, uname: bytes, gname: bytes, digest: bytes
+) -> tuple[Any, ...]:
+    """``FileRow``'s fields before the position (part, record, offset) of a clean regular
+    file stored whole; ``head + (part, record, offset) + ROW_TAILS[change]`` is its row. A
+    reader worker process (engine/backup/read_worker.py) builds it, the format stage only
+    adds the position."""
     return (
-        os.fsencode(scanned.path),
+        path,
         FILE_KIND,
         st.st_size,
         st.st_mode,
@@ -63,17 +76,14 @@ def plain_file_row(
         st.st_nlink,
         None,
         None,
-        bytes.fromhex(checksum),
-        part,
-        record,
-        offset,
-        None,
-        None,
-        None,
-        None,
-        item.change,
-        None,
+        digest,
     )
+
+
+ROW_TAILS: dict[Change | None, tuple[Any, ...]] = {
+    change: (None, None, None, None, change, None) for change in (None, *Change)
+}
+"""``FileRow``'s fields after the position of a clean file, by its change."""
 
 
 def file_row(item: Item, entry: IndexEntry | None, exc: ItemException | None) -> FileRow:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from engine.backup.buffers import BufferPool
 from engine.backup.exceptions import ItemErrorHandler, ItemException, Reason
 from engine.backup.levels import ChangeReason, Decision, LevelFilter, compare
+from engine.backup.read_worker import SLOT_EXTRA
 from engine.backup.scan import Kind, Scanner
 from engine.backup.stages import Batch, Flow, Item, Stopped, arcname
 from engine.catalog.files_model import Change
@@ -95,9 +96,20 @@ class ScanStage:
     def _walk(self) -> None:
         view, level = self.view, self.level
         base = level.choice.base if level is not None else None
+        stopping = self.flow.stop.is_set
+        small_file, file_kind, looks_sparse = self.small_file, Kind.FILE, sp.looks_sparse
         for entry in self.scanner:
-            if self.flow.stop.is_set():
+            if stopping():
                 raise Stopped
+            if level is None and view is None:  # a full backup: every item is stored
+                st = entry.st
+                item = Item(entry, arcname(entry))
+                if entry.kind is file_kind and st.st_size <= small_file and not looks_sparse(st):
+                    item.small = True
+                    self._add(item, st.st_size)
+                else:
+                    self._add(item, 0)
+                continue
             # the level's lookups first: the view's frame of a directory opens at ``seen``
             decision = level.decide(entry) if level is not None else None
             change = None
@@ -146,7 +158,7 @@ class ScanStage:
         batch = self._batch
         if batch is not None and (
             len(batch.items) >= self.batch_files
-            or (item.small and batch.fill + size > self.pool.size)
+            or (item.small and batch.fill + size + SLOT_EXTRA > self.pool.size)
             or batch.streamed >= self.streamed_per_batch
         ):
             self._emit()
@@ -155,7 +167,7 @@ class ScanStage:
             batch = self._batch = Batch(self.pool.take(self.flow))
         batch.items.append(item)
         if item.small:
-            batch.fill += size
+            batch.fill += size + SLOT_EXTRA
         elif item.entry is not None and item.entry.kind is Kind.FILE:
             batch.streamed += 1
         if item.deletions:

@@ -27,11 +27,12 @@ import stat as stat_mod
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.backup.buffers import BufferPool
 from engine.backup.exceptions import ItemErrorHandler, ItemException, from_os_error
 from engine.backup.inuse import InUseMonitor
-from engine.backup.read_worker import ReadWorker, Spec
+from engine.backup.read_worker import HEADER_ROOM, ReadWorker, Spec
 from engine.backup.reader import NOATIME, OPEN_FLAGS, FileReader, SourceFile
 from engine.backup.scan import FileEntry, Kind
 from engine.catalog.files_model import Change, FileRow
@@ -66,10 +67,9 @@ class Item:
     skipped: bool = False
     deletions: list[FileRow] | None = None
     small: bool = False
-    header: bytes | None = None
-    """Read by a worker process (read_worker.py): the member's pax header, ready."""
-    checksum: str | None = None
-    """With ``header``: xxh3-128 hex of ``data``."""
+    worked: tuple[Any, ...] | None = None
+    """Read by a worker process: its ``read_worker.Result`` (header, index line parts, row
+    head); ``data`` holds the file and ``st`` is None."""
 
 
 class Batch:
@@ -197,7 +197,7 @@ class ReaderStage:
                     if self.workers_after is not None and self.lean:
                         self._by_worker(index, batch)
                     for item in batch.items:
-                        if item.entry is not None and item.member is None and item.header is None:
+                        if item.entry is not None and item.member is None and item.worked is None:
                             self.prepare(item, batch)
                 except BaseException as exc:
                     batch.error = exc
@@ -241,23 +241,15 @@ class ReaderStage:
         for item in chosen:
             st = item.entry.st  # type: ignore[union-attr]
             size = st.st_size
-            if at + size > room or (monitor is not None and monitor.holders(st.st_dev, st.st_ino)):
+            need = HEADER_ROOM + size + (-size % 512)
+            if at + need > room or (monitor is not None and monitor.holders(st.st_dev, st.st_ino)):
                 continue
-            path = item.entry.path  # type: ignore[union-attr]
-            specs.append(
-                (
-                    path,
-                    item.name,
-                    st.st_dev,
-                    st.st_ino,
-                    size,
-                    st.st_mtime_ns,
-                    st.st_ctime_ns,
-                    base + at,
-                )
-            )
-            placed.append((item, at, size))
-            at += size
+            data_at = at + HEADER_ROOM
+            path, name, change = item.entry.path, item.name, item.change  # type: ignore[union-attr]
+            ids = (st.st_dev, st.st_ino, size, st.st_mtime_ns, st.st_ctime_ns)
+            specs.append((path, name, *ids, base + data_at, change))
+            placed.append((item, data_at, size))
+            at += need
         if not specs:
             return
         try:
@@ -271,7 +263,10 @@ class ReaderStage:
         batch.used = at  # the space of files the worker gave back stays unused
         for (item, start, size), result in zip(placed, results, strict=True):
             if result is not None:
-                item.header, item.checksum, item.st = result
+                header = result[0]
+                if type(header) is int:  # written before the data: the whole member's view
+                    result[0] = buffer[start - header : start + size + (-size % 512)]
+                item.worked = result
                 item.data = buffer[start : start + size]
 
     # -- one item ------------------------------------------------------------------------

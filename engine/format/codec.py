@@ -174,18 +174,43 @@ def _template(
 
 
 def _plain_file(member: Member) -> bytes | None:
+    """``plain_header`` of a member (``encode_member``'s fast path)."""
+    return plain_header(
+        member.name,
+        member.mode,
+        member.uid,
+        member.gid,
+        member.uname,
+        member.gname,
+        member.size,
+        member.mtime_ns,
+        member.atime_ns,
+        member.ctime_ns,
+    )
+
+
+def plain_header(
+    name: bytes,
+    mode: int,
+    uid: int,
+    gid: int,
+    uname: bytes,
+    gname: bytes,
+    size: int,
+    mtime_ns: int,
+    atime_ns: int | None,
+    ctime_ns: int | None,
+) -> bytes | None:
     """The common small-files case (issue 4 "Speed"): a regular file with a short ASCII name,
     ids and names that fit ustar, times from 2001 to 2286 with atime and ctime: the cached
     three-times pax header, then a ustar block from a cached template with only the name,
-    size and mtime patched and the checksum summed over just those. Byte for byte what the
-    general path below gives (tests/engine/format/test_headers.py); None when it does not
-    apply."""
-    name, uname, gname = member.name, member.uname, member.gname
-    uid, gid, size = member.uid, member.gid, member.size
-    atime, ctime = member.atime_ns, member.ctime_ns
+    size and mtime patched and the checksum summed over just those. Byte for byte what
+    ``encode_member``'s general path gives (tests/engine/format/test_headers.py); None when
+    it does not apply. Takes the fields, not a ``Member``: a reader worker process
+    (engine/backup/read_worker.py) builds none."""
     if (
-        atime is None
-        or ctime is None
+        atime_ns is None
+        or ctime_ns is None
         or len(name) > h.NAME_LEN
         or not name.isascii()
         or len(uname) > h.OWNER_LEN
@@ -197,13 +222,13 @@ def _plain_file(member: Member) -> bytes | None:
         or not 0 <= size < h.MAX_SIZE
     ):
         return None
-    seconds, frac = divmod(member.mtime_ns, h.NS)
-    a_sec, a_frac = divmod(atime, h.NS)
-    c_sec, c_frac = divmod(ctime, h.NS)
+    seconds, frac = divmod(mtime_ns, h.NS)
+    a_sec, a_frac = divmod(atime_ns, h.NS)
+    c_sec, c_frac = divmod(ctime_ns, h.NS)
     low, high = _FAST_TIMES
     if not (low <= seconds < h.MAX_SIZE and low <= a_sec < high and low <= c_sec < high):
         return None
-    ids, tail, const = _template(member.mode & 0o7777, uid, gid, uname, gname)
+    ids, tail, const = _template(mode & 0o7777, uid, gid, uname, gname)
     numbers = b"%011o\0%011o\0" % (size, seconds)
     # adler32's low 16 bits are 1 + the byte sum while it stays below 65521 (<= 124 bytes)
     check = const + (zlib.adler32(name + numbers) & 0xFFFF) - 1

@@ -187,12 +187,60 @@ _META = (
 """Index keys of the per-member metadata (docs/tapir-format.md), absent when unknown."""
 
 
-_PLAIN_FILE = (
-    '{"p":%s,"k":"%s","v":%d,"r":%d,"o":%d,"s":%d,"m":%d,"x":"%s","mo":%d,%s"c":%d,"i":%d,'
-    '"dv":%d,"n":%d%s}'
-)
+_PLAIN_HEAD = '{"p":%s,"k":"%s","v":'
+_PLAIN_TAIL = ',"s":%d,"m":%d,"x":"%s","mo":%d,%s"c":%d,"i":%d,"dv":%d,"n":%d%s}'
+_PLAIN_FILE = _PLAIN_HEAD + '%d,"r":%d,"o":%d' + _PLAIN_TAIL
+"""A plain file's line; ``plain_line_parts`` gives the text before and after the position."""
+_PLAIN_JOIN = '%s%d,"r":%d,"o":%d%s'
 _FILE = MemberKind.FILE.value
 _quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_OWNERS: dict[tuple[int, int, bytes, bytes], str] = {}
+_OWNERS_LIMIT = 4096
+
+
+def _owner_text(uid: int, gid: int, uname: bytes, gname: bytes) -> str:
+    """The ``ui``/``gi``/``un``/``gn`` keys of a plain line, formatted once per owner."""
+    key = (uid, gid, uname, gname)
+    text = _OWNERS.get(key)
+    if text is None:
+        text = f'"ui":{int(uid)},"gi":{int(gid)},'
+        if uname:
+            text += f'"un":{_quote(uname.decode("utf-8", "surrogateescape"))},'
+        if gname:
+            text += f'"gn":{_quote(gname.decode("utf-8", "surrogateescape"))},'
+        if len(_OWNERS) < _OWNERS_LIMIT:
+            _OWNERS[key] = text
+    return text
+
+
+def plain_line_parts(
+    path: bytes,
+    size: int,
+    mtime_ns: int,
+    x: str,
+    st: Any,
+    uname: bytes,
+    gname: bytes,
+    change: str | None = None,
+) -> tuple[str, str]:
+    """A clean regular file's index line without its position (volume, record, offset),
+    as the text before and after it (``IndexBuilder.add_parts`` joins them): a reader
+    worker process (engine/backup/read_worker.py) formats these, the writer only the
+    position. ``st``: the file's ``os.stat_result`` (mode, owner ids, ctime, inode)."""
+    head = _PLAIN_HEAD % (_quote(path.decode("utf-8", "surrogateescape")), _FILE)
+    tail = _PLAIN_TAIL % (
+        size,
+        mtime_ns,
+        x,
+        st.st_mode,
+        _owner_text(st.st_uid, st.st_gid, uname, gname),
+        st.st_ctime_ns,
+        st.st_ino,
+        st.st_dev,
+        st.st_nlink,
+        _change(change),
+    )
+    return head, tail
 
 
 class IndexBuilder:
@@ -204,7 +252,6 @@ class IndexBuilder:
         self._zlib = zlib.compressobj(INDEX_ZLIB_LEVEL, zlib.DEFLATED, GZIP_WBITS)
         self._lines: list[str] = []
         self.count = 0
-        self._owners: dict[tuple[int, int, bytes, bytes], str] = {}
         self.deltas = session.get("level") in DELTA_LEVELS
         """Deletion lines allowed: the header says version 2 (written before any line)."""
         version = INDEX_VERSION if self.deltas else PLAIN_VERSION
@@ -243,7 +290,7 @@ class IndexBuilder:
                 entry.mtime_ns,
                 entry.checksum,
                 entry.mode,
-                self._owner(entry.uid, entry.gid, entry.uname, entry.gname),
+                _owner_text(entry.uid, entry.gid, _raw(entry.uname), _raw(entry.gname)),
                 entry.ctime_ns,
                 entry.inode,
                 entry.dev,
@@ -256,19 +303,6 @@ class IndexBuilder:
         self.count += 1
         if len(self._lines) >= BATCH_LINES:
             self._spill()
-
-    def _owner(self, uid: Any, gid: Any, uname: str | None, gname: str | None) -> str:
-        """The ``ui``/``gi``/``un``/``gn`` keys of a plain line, formatted once per owner."""
-        key = (uid, gid, uname, gname)
-        text = self._owners.get(key)  # type: ignore[arg-type]
-        if text is None:
-            text = f'"ui":{int(uid)},"gi":{int(gid)},'
-            if uname:
-                text += f'"un":{_quote(uname)},'
-            if gname:
-                text += f'"gn":{_quote(gname)},'
-            self._owners[key] = text  # type: ignore[index]
-        return text
 
     def add_plain(
         self,
@@ -286,36 +320,13 @@ class IndexBuilder:
     ) -> None:
         """``add`` for a clean regular file without building an ``IndexEntry`` (the
         small-files path, ``ArchiveWriter.add_small``); the same line ``add`` writes. ``st``
-        is the ``os.stat_result`` the scan took (no system call here)."""
-        key = (st.st_uid, st.st_gid, uname, gname)
-        owner = self._owners.get(key)  # type: ignore[arg-type]
-        if owner is None:
-            owner = self._owners[key] = self._owner(  # type: ignore[index]
-                st.st_uid,
-                st.st_gid,
-                uname.decode("utf-8", "surrogateescape") or None,
-                gname.decode("utf-8", "surrogateescape") or None,
-            )
-        self._lines.append(
-            _PLAIN_FILE
-            % (
-                _quote(path.decode("utf-8", "surrogateescape")),
-                _FILE,
-                volume,
-                record,
-                offset,
-                size,
-                mtime_ns,
-                x,
-                st.st_mode,
-                owner,
-                st.st_ctime_ns,
-                st.st_ino,
-                st.st_dev,
-                st.st_nlink,
-                _change(change),
-            )
-        )
+        is the file's ``os.stat_result`` (no system call here)."""
+        head, tail = plain_line_parts(path, size, mtime_ns, x, st, uname, gname, change)
+        self.add_parts(head, volume, record, offset, tail)
+
+    def add_parts(self, head: str, volume: int, record: int, offset: int, tail: str) -> None:
+        """``add_plain`` of a line formatted ahead by ``plain_line_parts``."""
+        self._lines.append(_PLAIN_JOIN % (head, volume, record, offset, tail))
         self.count += 1
         if len(self._lines) >= BATCH_LINES:
             self._spill()
@@ -332,6 +343,10 @@ class IndexBuilder:
         size = self._file.tell()
         self._file.seek(0)
         return self._file, size
+
+
+def _raw(name: str | None) -> bytes:
+    return name.encode("utf-8", "surrogateescape") if name else b""
 
 
 def _change(change: str | None) -> str:

@@ -30,7 +30,14 @@ import xxhash
 from engine.format import codec
 from engine.format import headers as h
 from engine.format import sparse as sp
-from engine.format.index import INDEX_MEMBER, TRAILER_MEMBER, IndexBuilder, IndexEntry, Trailer
+from engine.format.index import (
+    INDEX_MEMBER,
+    TRAILER_MEMBER,
+    IndexBuilder,
+    IndexEntry,
+    Trailer,
+    plain_line_parts,
+)
 from engine.format.members import Member, MemberKind, member_from_stat, read_xattrs
 from engine.format.records import (
     DEFAULT_RECORD_SIZE,
@@ -198,61 +205,68 @@ class ArchiveWriter:
         self, member: Member, data: memoryview, st: os.stat_result, change: str | None = None
     ) -> tuple[int, int, str] | None:
         """The small-files path (issue 4 "Speed"): a regular file that is not a hard link,
-        without xattrs or ACLs, whose data the caller already read, when header, data and
-        padding fit in the current record (so no volume split can fall inside it).
-        ``st`` is the file's stat (its index line carries mode, owner, ctime, inode).
+        without xattrs or ACLs, whose data the caller already read (``add_worked`` says when
+        it may cross a record boundary). ``st``: the file's stat (for its index line).
         Returns (record, offset, xxh3-128 hex) of the member, or None (nothing written:
         use ``add_prepared``)."""
-        if len(data) != member.size:
+        size, out = len(data), self.out
+        if size != member.size:
             return None
         header = codec.encode_member(member)
-        owner = (member.uname, member.gname)
-        return self.add_encoded(member.name, header, data, st, owner, change=change)
+        if out.early_warning and len(header) + size + (-size % h.BLOCK) + out.fill >= (
+            self.record_size
+        ):
+            return None  # as add_worked would
+        x = xxhash.xxh3_128_hexdigest(data)
+        names = (member.uname, member.gname)
+        head, tail = plain_line_parts(member.name, size, st.st_mtime_ns, x, st, *names, change)
+        record, offset = self.add_worked(header, data, head, tail)  # type: ignore[misc]
+        return record, offset, x
 
-    def add_encoded(
-        self,
-        name: bytes,
-        header: bytes,
-        data: memoryview,
-        st: os.stat_result,
-        owner: tuple[bytes, bytes],
-        checksum: str | None = None,
-        change: str | None = None,
-    ) -> tuple[int, int, str] | None:
-        """``add_small`` with the header already encoded (``codec.encode_member``) and maybe
-        the data's xxh3-128 hex, by a reader worker process (engine/backup/read_worker.py).
-        ``owner``: the user and group names the header carries (for the index line)."""
+    def add_worked(
+        self, header: bytes | memoryview, data: memoryview | None, head: str, tail: str
+    ) -> tuple[int, int] | None:
+        """The small-files path with everything formatted ahead (by a reader worker process,
+        engine/backup/read_worker.py): the header, and the index line before and after its
+        position (``index.plain_line_parts``). ``data`` None: ``header`` is the whole member
+        (header, data, zeros to the block), as the worker laid it out. Writes header, data
+        and padding and returns the member's (record, offset). It may cross a record boundary
+        only before early warning (a record filled on the way may bring it: the volume then
+        switches at a later boundary, never inside this member); past early warning only a
+        member that fits the current record, else None (nothing written: ``add_prepared``
+        places the switch)."""
         out = self.out
-        size = len(data)
-        pad = -size % h.BLOCK
         fill = out.fill
-        data_at = fill + len(header)
-        end = data_at + size
-        if end + pad >= self.record_size:
-            return None
-        buffer = out.buffer
-        buffer[fill:data_at] = header
-        buffer[data_at:end] = data
-        buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
-        out.fill = end + pad
-        if checksum is None:
-            checksum = xxhash.xxh3_128_hexdigest(data)
         record = out.records
+        buffer = out.buffer
+        if data is None:  # ``header``: the whole member, padding included
+            end = fill + len(header)
+            if end < self.record_size:
+                buffer[fill:end] = header
+                out.fill = end
+            elif out.early_warning:
+                return None
+            else:
+                out.write(header)
+        else:
+            size = len(data)
+            pad = -size % h.BLOCK
+            data_at = fill + len(header)
+            end = data_at + size
+            if end + pad < self.record_size:
+                buffer[fill:data_at] = header
+                buffer[data_at:end] = data
+                buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
+                out.fill = end + pad
+            elif out.early_warning:
+                return None
+            else:
+                out.write(header)
+                out.write(data)
+                out.zeros(pad)
         self.members += 1
-        self._index.add_plain(
-            name,
-            self.volume,
-            record,
-            fill,
-            size,
-            st.st_mtime_ns,
-            checksum,
-            st,
-            owner[0],
-            owner[1],
-            change,
-        )
-        return record, fill, checksum
+        self._index.add_parts(head, self.volume, record, fill, tail)
+        return record, fill
 
     def _open_file(self, path: bytes) -> int:
         if self._noatime:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.format.index import INDEX_MEMBER, TRAILER_MEMBER, find_trailer
-from engine.format.members import Member, MemberKind
+from engine.format.members import Member, MemberKind, member_from_stat
 from engine.format.reader import ArchiveReader, FileSource, FormatError, read_index
 from engine.format.writer import CORRUPTED, IN_USE, ArchiveWriter
 
@@ -173,3 +173,37 @@ def test_a_read_error_pads_the_member_and_marks_it(tmp_path: Path) -> None:
     assert marked[b"bad.bin"] == (CORRUPTED, 12_345)
     assert marked[b"after.txt"] == (None, None)
     assert INDEX_MEMBER not in marked and TRAILER_MEMBER not in marked
+
+
+def test_small_files_cross_records_then_split_only_through_add_prepared(tmp_path: Path) -> None:
+    """``add_small`` may straddle a record before early warning, never after it (the switch
+    goes through ``add_prepared``); ``tar -M`` and our reader get every file back."""
+    src = tmp_path / "src"
+    src.mkdir()
+    files = {f"f{i:03d}": os.urandom(700 + 997 * (i % 9)) for i in range(150)}
+    sink = PartSink(tmp_path, VOLUME_RECORDS)
+    writer = ArchiveWriter(sink, record_size=RECORD)
+    straddled = fallbacks = 0
+    for name, data in files.items():
+        path = src / name
+        path.write_bytes(data)
+        st = os.stat(path)
+        member = member_from_stat(name.encode(), st)
+        before, warned = writer.out.records, writer.out.early_warning
+        at = writer.add_small(member, memoryview(data), st)
+        if at is None:
+            assert warned
+            fallbacks += 1
+            writer.add_prepared(member, st, memoryview(data))
+        elif writer.out.records != before:
+            assert not warned
+            straddled += 1
+    summary = writer.close()
+    sink.file.close()
+    assert summary.volumes >= 2 and straddled and fallbacks
+    out = tmp_path / "out"
+    out.mkdir()
+    args = [arg for part in sink.paths for arg in ("-f", str(part))]
+    result = subprocess.run(["tar", "-x", "-M", *args, "-C", str(out)], capture_output=True)
+    assert result.returncode == 0, result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name in files} == files

@@ -1,0 +1,75 @@
+"""The reader worker's per-file work (engine/backup/read_worker.py), run in this process on
+real files and a real shared mapping: what it lays out and formats ahead must be what the
+in-process small-files path writes (header bytes, index line, catalog row)."""
+
+from __future__ import annotations
+
+import mmap
+import os
+from pathlib import Path
+
+import xxhash
+
+from engine.backup.format_stage import worked_stat
+from engine.backup.read_worker import HEADER_ROOM, _Reader
+from engine.backup.rows import ROW_TAILS, plain_row_head
+from engine.catalog.files_model import Change
+from engine.format import codec
+from engine.format.index import _PLAIN_FILE, _owner_text
+from engine.format.members import group_name, member_from_stat, user_name
+
+
+def _spec(path: Path, at: int, change: Change | None = None) -> tuple:
+    st = os.lstat(path)
+    name = path.name.encode()
+    return (str(path), name, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+            at, change)  # fmt: skip
+
+
+def test_member_laid_out_in_the_buffer_with_its_line_and_row(tmp_path: Path) -> None:
+    path = tmp_path / "f.dat"
+    data = os.urandom(1000)
+    path.write_bytes(data)
+    buffer = memoryview(mmap.mmap(-1, 1 << 16))
+    buffer[:] = b"\xff" * len(buffer)  # stale bytes from an earlier batch
+    at = 4096 + HEADER_ROOM
+    result = _Reader(buffer, xattrs=True).read(_spec(path, at, Change.ADDED))
+    assert result is not None
+    placed, head, tail, row, atime = result
+    st = os.stat(path)
+    header = codec.encode_member(member_from_stat(b"f.dat", st))
+    assert placed == len(header)
+    end = at + len(data)
+    assert bytes(buffer[at - placed : end + 24]) == header + data + bytes(24)
+    digest = xxhash.xxh3_128_digest(data)
+    uname, gname = user_name(st.st_uid), group_name(st.st_gid)
+    joined = head + '0,"r":3,"o":512' + tail
+    owner = _owner_text(st.st_uid, st.st_gid, uname, gname)
+    whole = _PLAIN_FILE % (
+        '"f.dat"', "f", 0, 3, 512, len(data), st.st_mtime_ns, digest.hex(), st.st_mode,
+        owner, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_nlink, ',"ch":"added"',
+    )  # fmt: skip
+    assert joined == whole
+    assert row == plain_row_head(os.fsencode(str(path)), st, uname, gname, digest)
+    full = row + (1, 3, 512) + ROW_TAILS[Change.ADDED]
+    assert full[15] == digest and full[16:19] == (1, 3, 512) and full[23] is Change.ADDED
+    again = worked_stat(result)
+    for field in ("st_mode", "st_ino", "st_dev", "st_nlink", "st_uid", "st_gid", "st_size"):
+        assert getattr(again, field) == getattr(st, field), field
+    assert (again.st_mtime_ns, again.st_ctime_ns, again.st_atime_ns) == (
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        atime,
+    )
+
+
+def test_a_file_changed_since_the_scan_is_left_to_the_reader_thread(tmp_path: Path) -> None:
+    path = tmp_path / "f.dat"
+    path.write_bytes(b"x" * 100)
+    spec = _spec(path, HEADER_ROOM)
+    path.write_bytes(b"y" * 200)
+    buffer = memoryview(mmap.mmap(-1, 1 << 16))
+    assert _Reader(buffer, xattrs=False).read(spec) is None
+    gone = _spec(path, HEADER_ROOM)
+    path.unlink()
+    assert _Reader(buffer, xattrs=False).read(gone) is None
