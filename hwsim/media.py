@@ -183,12 +183,18 @@ class TapeMedium:
 
     def append_record(self, n: int, data: memoryview | bytes) -> None:
         """Write one record as object ``n`` (== count after ``truncate(n)``)."""
+        self.append_records(n, data, len(data))
+
+    def append_records(self, n: int, data: memoryview | bytes, unit: int) -> None:
+        """Write ``data`` as records of ``unit`` bytes (the last may be shorter) from object
+        ``n`` on, with one ``pwrite`` (a fixed-block WRITE of several blocks)."""
         if n != self.count:
             self.truncate(n)
         end = self.data_end
         written = os.pwrite(self.fd, data, end)
         while written < len(data):  # short writes are rare; finish them without copying much
             written += os.pwrite(self.fd, memoryview(data)[written:], end + written)
+        self.ends.extend(range(end + unit, end + written, unit))
         self.ends.append(end + written)
 
     def append_filemarks(self, n: int, count: int) -> None:

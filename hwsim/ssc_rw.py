@@ -70,15 +70,13 @@ def _mark_written(drive: SimTapeDrive, cart: Cartridge, nbytes: int) -> None:
             drive.request_cleaning()
 
 
-def _write_one(drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, data: memoryview) -> None:
-    """One record at the current position, or the condition that stops it."""
-    for action in drive.faults.on_block(drive.name, cart.barcode, "write", drive.position):
-        if action.kind == "medium_error":
-            drive.tapealert.set(tape_logs.TA_WRITE_FAILURE)
-            raise CheckCondition(Condition.WRITE_ERROR)
-        drive.apply_fault(action)
-    medium.append_record(drive.position, data)
-    drive.position += 1
+def _write_blocks(
+    drive: SimTapeDrive, cart: Cartridge, medium: TapeMedium, data: memoryview, unit: int
+) -> None:
+    """Whole blocks at the current position with one write to the medium; the caller has
+    checked each for faults and room."""
+    medium.append_records(drive.position, data, unit)
+    drive.position += -(-len(data) // unit)
     _mark_written(drive, cart, len(data))
     if medium.buffered_bytes > drive.model.buffer_bytes:
         drive.flush()
@@ -95,16 +93,35 @@ def write_6(drive: SimTapeDrive, cmd: Command) -> None:
     if len(cmd.data_out) < total:
         raise CheckCondition(Condition.PARAMETER_LIST_LENGTH_ERROR)
     blocks = count if fixed else 1
+    data = memoryview(cmd.data_out)[:total]
+    ready = 0
+    """Blocks checked and not yet written: they go to the medium in one write, before any
+    fault of a later block acts and before a condition is raised."""
     for i in range(blocks):
         residue = blocks - i if fixed else count
-        start = medium.start(min(drive.position, medium.count))
-        if start + unit > cart.capacity:
-            raise CheckCondition(Condition.PHYSICAL_END_OF_MEDIUM, eom=True, information=residue)
         try:
-            _write_one(drive, cart, medium, cmd.data_out[i * unit : (i + 1) * unit])
+            start = medium.start(min(drive.position, medium.count)) + ready * unit
+            if start + unit > cart.capacity:
+                raise CheckCondition(Condition.PHYSICAL_END_OF_MEDIUM, eom=True)
+            actions = drive.faults.on_block(
+                drive.name, cart.barcode, "write", drive.position + ready
+            )
+            if actions:
+                if ready:
+                    _write_blocks(drive, cart, medium, data[: ready * unit], unit)
+                    data, ready = data[ready * unit :], 0
+                for action in actions:
+                    if action.kind == "medium_error":
+                        drive.tapealert.set(tape_logs.TA_WRITE_FAILURE)
+                        raise CheckCondition(Condition.WRITE_ERROR)
+                    drive.apply_fault(action)
         except CheckCondition as cc:
+            if ready:
+                _write_blocks(drive, cart, medium, data[: ready * unit], unit)
             cc.information = residue
             raise
+        ready += 1
+    _write_blocks(drive, cart, medium, data, unit)
     if medium.data_end > cart.early_warning_at:
         raise CheckCondition(Condition.END_OF_PARTITION_MEDIUM_DETECTED, eom=True, information=0)
 

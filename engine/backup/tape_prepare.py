@@ -5,6 +5,10 @@ The labeling policy (target_tape.py module docstring): a scratch medium is (re)l
 ``force``; a cartridge unknown to the catalog is labeled only if blank; an appendable medium
 must carry its own label (volume id = barcode, the catalog's uuid, the session's record size),
 then the part starts at end of data, after a filemark (devices/tape_append.py).
+
+The label is read and written in variable-block mode; the session's records, all of the same
+size, in fixed-block mode with that size: each record is still one tape block, and one WRITE
+may carry several (engine/backup/write_stage.py), as restore's READs do.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from devices.tape_append import close_cut_file
 from devices.tape_drive import TapeDrive
 
 VARIABLE_BLOCKS = 0
-"""Block size 0: variable-block mode, so each record is written as one tape block."""
+"""Block size 0: variable-block mode, in which the label (a short record) is read and written."""
 LTO_SUFFIX = "L"
 
 
@@ -74,6 +78,7 @@ def prepare(
         tape.space_to_end_of_data()
         close_cut_file(tape)  # a session cut by a crash ends with its own filemark
     where = tape.driver.position_long()
+    tape.set_block_size(record_size)
     return where.file or 0, where.first
 
 

@@ -137,12 +137,15 @@ class DiskVolumes:
             raise self._failed(exc) from exc
 
     def write_record(self, record: memoryview) -> bool:
+        return self.write_records(record, 1)
+
+    def write_records(self, span: memoryview, count: int) -> bool:
         assert self.file is not None
         try:
-            self.file.write(record)
+            self.file.write(span)
         except OSError as exc:
             raise self._failed(exc) from exc
-        self.records += 1
+        self.records += count
         limit = self.target.volume_size
         return limit is not None and (self.records + LABEL_RECORDS) * self.record_size >= limit
 

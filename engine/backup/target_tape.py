@@ -58,6 +58,16 @@ LOST_POSITION = (TransportError, DeviceError)
 """What a write, flush or filemark may raise: settled by ``TapeVolumes._failed``."""
 
 
+def blocks_written(exc: BaseException, count: int) -> int:
+    """Blocks of a ``count``-block fixed-mode WRITE that reached the drive before ``exc``:
+    the sense's INFORMATION is the residue, the blocks not written (SSC-4 4.2.x). Without a
+    valid one none is counted: the part then ends at the last block known written."""
+    sense = getattr(exc, "sense", None)
+    if sense is None or not sense.valid or sense.information is None:
+        return 0
+    return min(count, max(0, count - sense.information))
+
+
 class TapeVolumes:
     """The ``SessionVolumes`` of a tape session (targets.py)."""
 
@@ -108,13 +118,18 @@ class TapeVolumes:
         return mounted
 
     def write_record(self, record: memoryview) -> bool:
+        return self.write_records(record, 1)
+
+    def write_records(self, span: memoryview, count: int) -> bool:
+        """One WRITE of ``count`` fixed blocks (one record each)."""
         cur = self.current
         try:
-            cur.tape.write_record(record)
+            cur.tape.write_record(span)
         except WRITE_FAILURES as exc:
+            cur.records += blocks_written(exc, count)
             raise self._failed(exc) from exc
-        cur.records += 1
-        cur.bytes += len(record)
+        cur.records += count
+        cur.bytes += len(span)
         return cur.tape.early_warning
 
     def next_volume(self, volume_seq: int) -> None:

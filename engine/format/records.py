@@ -5,8 +5,10 @@ shared/DESIGN.md "On-media format"; tar's "blocking factor" x 512).
 ``mmap``): file data is read straight into it with ``readinto`` (no ``bytes`` copy), headers
 are copied in with a slice assignment. When the buffer is full it is handed to the sink; the
 sink must be done with the memoryview when it returns (write it, or copy it), because the next
-record reuses the buffer. BASELINES.md: ``readinto`` a page-aligned buffer is 4x faster than
-into a large ``bytearray``, and a bytes copy costs more than the read.
+record reuses the buffer, unless the sink hands out the buffers itself (``fresh_buffer``: the
+backup's write stage queues each record in a buffer of its own, engine/backup/write_stage.py).
+BASELINES.md: ``readinto`` a page-aligned buffer is 4x faster than into a large ``bytearray``,
+and a bytes copy costs more than the read.
 
 Callers: ``ArchiveWriter`` only, from one thread.
 """
@@ -89,13 +91,15 @@ class RecordWriter:
         check_record_size(record_size)
         self.sink = sink
         self.record_size = record_size
-        self._map = mmap.mmap(-1, record_size)
-        self.buffer = memoryview(self._map)
+        self._fresh: Callable[[], memoryview] | None = getattr(sink, "fresh_buffer", None)
+        """A sink that queues records hands out the buffers (every record one of its own);
+        else the one buffer here is reused."""
+        self._map = None if self._fresh is not None else mmap.mmap(-1, record_size)
+        self.buffer = self._fresh() if self._fresh is not None else memoryview(self._map)
         self.fill = 0
         self.records = 0
         """Records emitted in the current volume part."""
         self.early_warning = False
-        self._fresh: Callable[[], memoryview] | None = getattr(sink, "fresh_buffer", None)
         self.on_boundary = on_boundary
         """Called after each record while ``early_warning`` is set (volume switching)."""
 
@@ -168,7 +172,10 @@ class RecordWriter:
             self._emit()
 
     def close(self) -> None:
-        """Release the buffer now if no slice of it is still referenced (else GC does)."""
+        """Release this writer's own buffer now if no slice of it is still referenced (else
+        GC does); the sink's buffers are the sink's."""
+        if self._map is None:
+            return
         try:
             self.buffer.release()
             self._map.close()

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
+import pytest
+
+from drivers.transport.contract import DeviceUnreachable
 from hwsim.faults import Fault
 
 NO_SENSE, MEDIUM_ERROR, ILLEGAL, DATA_PROTECT, BLANK, OVERFLOW = 0x0, 0x3, 0x5, 0x7, 0x8, 0xD
@@ -244,6 +248,34 @@ def test_write_medium_error_at_block(tape, faults):
     assert tape.position() == 2
     tape.write(b"c" * 10)  # transient: the retry works
     assert 0x06 in tape.drive.tapealert.active()
+
+
+def test_fixed_write_of_several_blocks_stops_at_a_medium_error_with_the_residue(tape, faults):
+    """One WRITE of four blocks with a bad third one: the two before it are on the medium,
+    whole and in order, INFORMATION counts the blocks not written (SSC-4 4.2.x)."""
+    set_block_size(tape, 512)
+    faults.arm(Fault("medium_error", "000001L8", at_block=2, op="write"))
+    data = b"".join(bytes([65 + i]) * 512 for i in range(4))
+    sense, _ = tape.check(tape.write_cdb(4, fixed=True), data)
+    assert (sense.triple, sense.information) == ((MEDIUM_ERROR, 0x0C, 0), 2)
+    medium = tape.drive.cartridge.medium
+    assert tape.position() == 2 and medium.count == 2
+    tape.rewind()
+    assert tape.ok(tape.read_cdb(2, fixed=True), data_in_len=1024) == data[:1024]
+
+
+def test_power_loss_inside_a_fixed_write_keeps_the_blocks_flushed_before_it(tape, faults):
+    """Blocks of one WRITE ahead of the block where power fails reached the drive's buffer
+    and are lost with it unless flushed: the 64 KiB buffer overflowed at the third block of
+    32 KiB, so three are on the tape; the one at the fault never reached it."""
+    set_block_size(tape, 32 * 1024)
+    faults.arm(Fault("power_loss", "drive0", at_block=3))
+    data = b"".join(bytes([65 + i]) * 32 * 1024 for i in range(5))
+    with pytest.raises(DeviceUnreachable, match="power lost"):
+        tape.run(tape.write_cdb(5, fixed=True), data)
+    medium = tape.drive.cartridge.medium
+    assert medium.count == medium.flushed == 3
+    assert os.pread(medium.fd, 32 * 1024, 2 * 32 * 1024) == bytes([67]) * 32 * 1024
 
 
 def test_read_medium_error_persistent_and_transient(tape, faults):

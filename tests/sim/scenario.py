@@ -18,6 +18,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.backup.write_stage import span_records
+
 KIB = 1024
 RECORD = 32 * KIB
 """Small records: many blocks on small tapes, so block-keyed faults land inside sessions."""
@@ -144,7 +146,7 @@ def _tree(rng: random.Random) -> tuple[tuple[str, int], ...]:
     return tuple(files)
 
 
-def _tape_fault(rng: random.Random, kind: str, blocks: int) -> dict[str, Any]:
+def _tape_fault(rng: random.Random, kind: str, blocks: int, writes: int) -> dict[str, Any]:
     drive = rng.choice((*DRIVES, DRIVES[0], DRIVES[0]))  # drive0 is the one mounted first
     if kind == "power_loss":
         return {"kind": kind, "target": drive, "at_block": rng.randint(2, blocks)}
@@ -154,7 +156,7 @@ def _tape_fault(rng: random.Random, kind: str, blocks: int) -> dict[str, Any]:
         fault["at_block"] = rng.randint(1, blocks)
         return fault | ({"times": times} if times else {"persistent": True})
     if kind in ("drive_offline", "not_ready", "hardware_error"):
-        return {"kind": kind, "target": drive, "nth": rng.randint(2, blocks), "opcode": "WRITE_6"}
+        return {"kind": kind, "target": drive, "nth": rng.randint(2, writes), "opcode": "WRITE_6"}
     if kind == "robot_failure":
         return {
             "kind": kind,
@@ -202,7 +204,10 @@ def draw(seed: int) -> Scenario:
             spare_mount=rng.random() < 0.75,
             **killed,
         )
-    faults = tuple(_tape_fault(rng, kind, blocks) for kind in chosen)
+    # WRITE commands of the session: one per group of records, and one more per checkpoint
+    # at most (a checkpoint sends the part of a group filled so far: engine/backup/write_stage)
+    writes = max(2, blocks // span_records(RECORD) + total // checkpoint + 1)
+    faults = tuple(_tape_fault(rng, kind, blocks, writes) for kind in chosen)
     return Scenario(
         seed,
         files,

@@ -52,7 +52,7 @@ def test_a_drive_going_offline_mid_job_moves_the_job_to_the_other_drive(tmp_path
     src = tree(tmp_path / "src")
     with make_site(tmp_path) as site:
         quick_robot(site)
-        sim_faults(site).arm(Fault("drive_offline", "drive0", nth=20, opcode="WRITE_6"))
+        sim_faults(site).arm(Fault("drive_offline", "drive0", nth=5, opcode="WRITE_6"))
         out = run_backup(spec(src, restarts=1), site, actor="t")
         runs = JobsStore(site.catalog()).runs(out.job_id)
         first_tape = CatalogMediaStore(site.catalog()).get_medium("SML001L8")
@@ -69,7 +69,7 @@ def test_a_drive_going_offline_mid_job_moves_the_job_to_the_other_drive(tmp_path
 def test_a_drive_offline_without_restart_fails_with_the_reason(tmp_path: Path) -> None:
     src = tree(tmp_path / "src")
     with make_site(tmp_path) as site:
-        sim_faults(site).arm(Fault("drive_offline", "drive0", nth=20, opcode="WRITE_6"))
+        sim_faults(site).arm(Fault("drive_offline", "drive0", nth=5, opcode="WRITE_6"))
         out = run_backup(spec(src), site, actor="t")
     assert out.status is CompletionStatus.TIMED_OUT and out.error_code == "backup.drive_lost"
     assert "Drive drive0 stopped answering while writing SML001L8" in (out.error or "")
@@ -82,7 +82,7 @@ def test_a_drive_failing_a_write_sends_the_next_run_to_another_drive(
     src = tree(tmp_path / "src")
     with make_site(tmp_path) as site:
         quick_robot(site)
-        sim_faults(site).arm(Fault(kind, "drive0", nth=20, opcode="WRITE_6"))
+        sim_faults(site).arm(Fault(kind, "drive0", nth=5, opcode="WRITE_6"))
         out = run_backup(spec(src, restarts=1), site, actor="t")
         runs = JobsStore(site.catalog()).runs(out.job_id)
         tape = CatalogMediaStore(site.catalog()).get_medium("SML001L8")

@@ -52,6 +52,8 @@ def test_catalog_stage_commits_in_order_and_raises_a_failure() -> None:
 class SlowVolumes:
     def __init__(self, fail_at: int | None = None) -> None:
         self.records: list[bytes] = []
+        self.commands: list[int] = []
+        """Records per ``write_records`` call."""
         self.flushed = 0
         self.fail_at = fail_at
         self.gate = threading.Event()
@@ -64,6 +66,14 @@ class SlowVolumes:
         self.records.append(bytes(record))
         return len(self.records) >= 3
 
+    def write_records(self, span: memoryview, count: int) -> bool:
+        self.commands.append(count)
+        size = len(span) // count
+        warned = False
+        for i in range(count):
+            warned = self.write_record(span[i * size : (i + 1) * size])
+        return warned
+
     def next_volume(self, seq: int) -> None:
         self.records.append(b"--volume %d--" % seq)
 
@@ -71,35 +81,54 @@ class SlowVolumes:
         self.flushed = len(self.records)
 
 
-def test_write_stage_keeps_order_bounds_buffers_and_reports_early_warning() -> None:
+def _fill(stage: WriteStage, sent: list[bytes], n: int, buffer: memoryview | None = None) -> None:
+    """Write ``n`` records as the format stage does: a fresh buffer, filled, handed back."""
+    for _ in range(n):
+        buffer = buffer if buffer is not None else stage.fresh_buffer()
+        buffer[:] = bytes([len(sent) % 256]) * len(buffer)
+        sent.append(bytes(buffer))
+        stage.write_record(buffer)
+        buffer = None
+
+
+def test_write_stage_writes_each_group_in_one_command_in_order_and_bounds_buffers() -> None:
     volumes = SlowVolumes()
-    stage = WriteStage(volumes, 512, depth=2).start()
-    buffer = memoryview(bytearray(512))
+    stage = WriteStage(volumes, 512, depth=16).start()
+    assert stage.span == 8
     volumes.gate.clear()
-    buffer[:] = b"a" * 512
-    stage.write_record(buffer)
-    buffer = stage.fresh_buffer()  # the second of two buffers
-    done = threading.Event()
-
-    def third() -> None:
-        stage.fresh_buffer()  # blocks: both buffers are queued until the device moves
-        done.set()
-
-    buffer[:] = b"b" * 512
-    stage.write_record(buffer)
-    waiter = threading.Thread(target=third)
+    sent: list[bytes] = []
+    _fill(stage, sent, 16)  # two groups: one being written (held), one queued
+    got: list[memoryview] = []
+    waiter = threading.Thread(target=lambda: got.append(stage.fresh_buffer()))
     waiter.start()
-    assert not done.wait(0.3)
+    waiter.join(0.3)
+    assert not got  # no free buffer until the device moves
     volumes.gate.set()
     waiter.join(5)
-    assert done.is_set()
-    stage.flush()
-    assert volumes.records == [b"a" * 512, b"b" * 512] and volumes.flushed == 2
-    stage.write_record(memoryview(b"c" * 512))
-    stage.drain()
-    assert stage.early_warning
+    assert got
+    _fill(stage, sent, 1, got[0])
+    _fill(stage, sent, 1)
+    stage.flush()  # a barrier sends the group's part filled so far...
+    assert volumes.commands == [8, 8, 2] and volumes.flushed == 18
+    _fill(stage, sent, 6)
+    stage.drain()  # ...and the rest of that group follows as one command
+    assert volumes.commands == [8, 8, 2, 6] and volumes.records == sent
+    assert stage.records == 24 and stage.early_warning
     stage.next_volume(1)
     assert not stage.early_warning and volumes.records[-1] == b"--volume 1--"
+    stage.close()
+
+
+def test_write_stage_writes_a_buffer_of_its_own_alone_after_what_came_before() -> None:
+    volumes = SlowVolumes()
+    stage = WriteStage(volumes, 512, depth=16).start()
+    sent: list[bytes] = []
+    _fill(stage, sent, 3)
+    _fill(stage, sent, 1, memoryview(bytearray(512)))  # not a slot of the stage
+    _fill(stage, sent, 5)
+    stage.drain()
+    assert volumes.records == sent
+    assert volumes.commands == [3, 5]  # the foreign record went alone, by write_record
     stage.close()
 
 

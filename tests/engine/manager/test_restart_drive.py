@@ -44,7 +44,7 @@ def test_a_restarted_run_waits_for_a_drive_it_can_reserve(tmp_path: Path) -> Non
         other = jobs.create_job("label", "holds drive1", {})
         other_holder = holder_id(other)
         reservations.reserve(other, other_holder, Request((drives("lib1", ["lib1:drive1"]),)))
-        sim_faults(site).arm(Fault("drive_offline", "drive0", nth=20, opcode="WRITE_6"))
+        sim_faults(site).arm(Fault("drive_offline", "drive0", nth=5, opcode="WRITE_6"))
         spec = BackupSpec(
             str(src), "lib1", record_size=RECORD, checkpoint_bytes=400_000, drive_wait_s=0.05,
             restarts=1,

@@ -33,7 +33,7 @@ def test_a_drive_that_stops_answering_ends_the_job_timed_out(tmp_path: Path) -> 
     with make_site(tmp_path) as site:
         catalog = site.catalog()
         jobs = JobsStore(catalog)
-        sim_faults(site).arm(Fault("drive_offline", "drive0", nth=20, opcode="WRITE_6"))
+        sim_faults(site).arm(Fault("drive_offline", "drive0", nth=5, opcode="WRITE_6"))
         spec = BackupSpec(
             str(src), "lib1", record_size=RECORD, checkpoint_bytes=400_000, drive_wait_s=0.05
         )
