@@ -26,6 +26,10 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   where the earlier code gave 0.46 x in the same window. The rest of that path (hwsim's
   per-command fault and opcode-name lookups, speed model, the device layer's session checks)
   is outside this work's files.
+  2026-12-07, load ~1, after records went 4 to a fixed-block WRITE in groups handed over
+  once (engine/backup/write_stage.py): median 0.82 x over 5 runs (tar 0.44-0.88 s, tapir
+  0.47-0.59 s; the VM's memory moves tar's time more than the code does), CPU 0.84 s against
+  tar's 0.49; the backup's user time 0.14-0.19 s (0.22-0.25 s with one WRITE per record).
 - small: 0.21 x tar at load ~1 before the worker processes (tar 1.70 s = 59,000 files/s,
   tapir 8.0 s). Where a file's time goes: tar spends ~11 us of CPU per file (1.1 s per
   100,000, almost all in the kernel); 0.5 x tar leaves tapir ~34 us of wall time per file on

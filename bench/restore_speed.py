@@ -36,6 +36,11 @@ Where a full restore's time goes (2 GiB, 256 KiB records; cProfile, strace -c, N
   full restore base 2.03 s (0.43x tar 0.87 s), head 1.49 s (0.71x tar 1.07 s); tar's own
   time varied 0.87-1.7 s between runs at that load. Above ~2 GiB the kernel's dirty-page
   limit throttles both.
+- 2026-12-07, load ~1, with both full restores on warmed memory: medians 0.69-0.81 x over
+  5 runs; paired runs of 10 (same minutes, same session) 0.59-0.61 s against tar's
+  0.57-0.63 s. Handing the reader 2 MiB at a time (all the records one READ brought) instead
+  of one record was tried: steadier it was not (0.58-1.11 s against 0.57-0.83 s), so it was
+  left out.
 """
 
 from __future__ import annotations
