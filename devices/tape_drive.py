@@ -286,6 +286,22 @@ class TapeDrive:
     def set_compression(self, on: bool) -> None:
         self._call(self.driver.set_compression, on)
 
+    def label_read_len(self) -> int:
+        """What a variable-block READ of the first record asks for: ``LABEL_READ_LEN``, or
+        less on a path that moves less per command (the label's JSON is at the start of its
+        record; a longer record comes back truncated, which the label check allows)."""
+        limit = getattr(self.driver.transport, "max_transfer", None)
+        return LABEL_READ_LEN if limit is None else min(LABEL_READ_LEN, limit)
+
+    def records_per_command(self, record_size: int, wanted: int) -> int:
+        """How many of ``wanted`` records of ``record_size`` one fixed-block READ or WRITE may
+        carry on this drive's path (``Transport.max_transfer``; at least one: a record is
+        never split)."""
+        limit = getattr(self.driver.transport, "max_transfer", None)
+        if limit is None:
+            return wanted
+        return max(1, min(wanted, limit // record_size))
+
     def block_size(self) -> int:
         if self._block_size is None:
             self._block_size = self._call(self.driver.mode).block_size
@@ -347,7 +363,7 @@ class TapeDrive:
         the tape is left rewound."""
         self.rewind()
         size = self.block_size()
-        record = self.read_record(size or LABEL_READ_LEN)
+        record = self.read_record(size or self.label_read_len())
         self.rewind()
         return inspect_volume_start(record.data if record.kind is RecordKind.DATA else None)
 

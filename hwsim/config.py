@@ -42,7 +42,7 @@ _LIBRARY_KEYS = {
     "drive_address": int,
     "slot_address": int,
 }
-_DRIVE_KEYS = {"name": str, "model": str, "serial": str}
+_DRIVE_KEYS = {"name": str, "model": str, "serial": str, "max_transfer": (int, str)}
 _CARTRIDGE_COMMON = {
     "capacity": (int, str),
     "write_protected": bool,
@@ -80,6 +80,8 @@ class DriveConfig:
     name: str
     model: str
     serial: str
+    max_transfer: int | None = None
+    """Bytes one command may move through the (simulated) host adapter; None: no limit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +132,11 @@ class LibraryConfig:
         }
         return {
             "library": library,
-            "drives": [{"name": d.name, "model": d.model, "serial": d.serial} for d in self.drives],
+            "drives": [
+                {"name": d.name, "model": d.model, "serial": d.serial}
+                | ({"max_transfer": d.max_transfer} if d.max_transfer is not None else {})
+                for d in self.drives
+            ],
             "cartridges": [
                 {k: v for k, v in _cartridge_dict(c).items() if v is not None}
                 for c in self.cartridges
@@ -318,7 +324,15 @@ class _Validator:
                     raise self.fail(where, f"drive name {name!r} is used twice")
                 if other.serial == serial:
                     raise self.fail(where, f"serial {serial!r} is also drive {other.name}'s")
-            drives.append(DriveConfig(name, d.get("model", "LTO-8"), serial))
+            limit = None
+            if "max_transfer" in d:
+                try:
+                    limit = parse_size(d["max_transfer"])
+                except ValueError as exc:
+                    raise self.fail(where, f"max_transfer: {exc}") from None
+                if limit < 512:
+                    raise self.fail(where, "max_transfer must be at least 512 bytes")
+            drives.append(DriveConfig(name, d.get("model", "LTO-8"), serial, limit))
         return tuple(drives)
 
     def faults(

@@ -146,6 +146,9 @@ class SimDevice:
         self.descriptor_sense = False
         self.prevent_removal = False
         self.counters = DeviceCounters()
+        self.max_transfer: int | None = None
+        """The limit of the host adapter in front of this device on one command's data (a
+        real one's max_sectors_kb); in-process transports refuse more, as the kernel does."""
         self._unit_attentions: deque[Condition] = deque()
 
     # --- state changes other parts of the simulator make -------------------------------

@@ -70,6 +70,7 @@ class SimLibrary:
             model = model_by_name(d.model)
             identity = Identity(model.vendor, model.product, model.revision, d.serial)
             self.drives[d.name] = SimTapeDrive(d.name, identity, model, self.faults)
+            self.drives[d.name].max_transfer = d.max_transfer
         self.elements = ElementMap(
             config.addressing,
             slots=config.slots,

@@ -75,6 +75,9 @@ class Transport(Protocol):
     """
 
     name: str
+    max_transfer: int | None
+    """Bytes one command may move at most (the host adapter's limit, which the kernel enforces
+    for SG_IO: a larger command fails as a whole); None when no limit is known."""
 
     def execute(
         self,

@@ -7,7 +7,7 @@ on a real bus. ``timeout_s`` is accepted for the contract; an in-process call ca
 
 from __future__ import annotations
 
-from drivers.transport.contract import DeviceUnreachable, ScsiResult
+from drivers.transport.contract import DeviceUnreachable, ScsiResult, TransportError
 from hwsim.device import NoResponse, SimDevice
 
 
@@ -16,6 +16,11 @@ class HwsimLocalTransport:
 
     reads_into = True
     """``execute`` takes ``data_in``, a buffer the device reads into (drivers/spc ``send``)."""
+
+    @property
+    def max_transfer(self) -> int | None:
+        """Bytes one command may move at most (the simulated host adapter's), None: any."""
+        return self.device.max_transfer
 
     def __init__(self, device: SimDevice, name: str | None = None) -> None:
         self.device = device
@@ -30,6 +35,14 @@ class HwsimLocalTransport:
         timeout_s: float,
         data_in: memoryview | None = None,
     ) -> ScsiResult:
+        limit = self.device.max_transfer
+        size = max(len(data_out or b""), data_in_len)
+        if limit is not None and size > limit:  # the kernel refuses it before the device
+            raise TransportError(
+                self.name,
+                f"a transfer of {size} bytes is more than the host adapter takes at once "
+                f"({limit} bytes)",
+            )
         try:
             response = self.device.execute(cdb, data_out, data_in_len, data_in)
         except NoResponse as exc:

@@ -131,6 +131,9 @@ class HwsimConnection:
 class HwsimSocketTransport:
     """A ``Transport`` to device ``device`` (e.g. "drive0", "changer") of a running daemon."""
 
+    max_transfer = None
+    """A socket carries any size (wire.py bounds a message, not a command's transfer)."""
+
     def __init__(self, socket_path: str | Path, device: str, name: str | None = None) -> None:
         wire.check_device_name(device)
         self.device = device

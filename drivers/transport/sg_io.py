@@ -42,6 +42,9 @@ from drivers.transport.contract import (
 # include/uapi/scsi/sg.h
 SG_IO = 0x2285
 SG_GET_VERSION_NUM = 0x2282
+BLKSECTGET = 0x1267
+"""On an sg node: the request queue's max_sectors in bytes (drivers/scsi/sg.c), the most one
+SG_IO may transfer; larger ones fail with EINVAL or ENOMEM."""
 SG_INTERFACE_ID = ord("S")
 SG_DXFER_NONE = -1
 SG_DXFER_TO_DEV = -2
@@ -269,6 +272,16 @@ class ThreadBuffers(threading.local):
         return self.data
 
 
+def max_transfer(fd: int) -> int | None:
+    """The most bytes one SG_IO on ``fd`` may move, or None when the node does not say."""
+    limit = ctypes.c_int(0)
+    try:
+        fcntl.ioctl(fd, BLKSECTGET, limit)
+    except OSError:
+        return None
+    return limit.value if limit.value > 0 else None
+
+
 class SgIoTransport:
     """A transport to one SCSI generic node.
 
@@ -299,6 +312,7 @@ class SgIoTransport:
                 path, "not a SCSI generic device (no SG_IO support); give its /dev/sgN node"
             ) from None
         self.sg_version = version.value
+        self.max_transfer = max_transfer(self._fd)
 
     @staticmethod
     def out_pointer(data: bytes | memoryview) -> tuple[object, int]:

@@ -121,15 +121,20 @@ class TapeVolumes:
         return self.write_records(record, 1)
 
     def write_records(self, span: memoryview, count: int) -> bool:
-        """One WRITE of ``count`` fixed blocks (one record each)."""
+        """``count`` fixed blocks (one record each) in one WRITE, or in as few as the drive's
+        path takes (``TapeDrive.records_per_command``)."""
         cur = self.current
-        try:
-            cur.tape.write_record(span)
-        except WRITE_FAILURES as exc:
-            cur.records += blocks_written(exc, count)
-            raise self._failed(exc) from exc
-        cur.records += count
-        cur.bytes += len(span)
+        size = len(span) // count
+        step = cur.tape.records_per_command(size, count)
+        for first in range(0, count, step):
+            n = min(step, count - first)
+            try:
+                cur.tape.write_record(span[first * size : (first + n) * size])
+            except WRITE_FAILURES as exc:
+                cur.records += blocks_written(exc, n)
+                raise self._failed(exc) from exc
+            cur.records += n
+            cur.bytes += n * size
         return cur.tape.early_warning
 
     def next_volume(self, volume_seq: int) -> None:

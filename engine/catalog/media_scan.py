@@ -113,7 +113,7 @@ def scan_tape(tape: TapeDrive, barcode: str, only: int | None = None) -> VolumeS
     tape file ``only`` (``ScanRefused`` when the tape has no such session)."""
     tape.set_block_size(0)
     tape.rewind()
-    first = tape.read_record(LABEL_READ_LEN)
+    first = tape.read_record(tape.label_read_len())
     label = _check_label(barcode, first.data if first.kind is RecordKind.DATA else None)
     scan = VolumeScan(label.volume_id, label, "tape")
     tape.space_to_end_of_data()

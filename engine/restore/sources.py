@@ -83,6 +83,7 @@ class TapeSource:
             self._mode = self.tape.block_size()
             if self._mode != self.record_size:
                 self.tape.set_block_size(self.record_size)
+        count = self.tape.records_per_command(self.record_size, count)
         self._ahead = min(READ_AHEAD_MAX, count * 2)
         fixed = self._mode is not None
         into = self._slot() if fixed else None

@@ -52,6 +52,7 @@ from drivers.transport.sg_io import (
     ThreadBuffers,
     check_outcome,
     ioctl_error,
+    max_transfer,
     open_error,
     timeout_ms,
 )
@@ -421,3 +422,16 @@ def test_context_manager_closes() -> None:
         assert transport.name == "/dev/null"
     with pytest.raises(TransportError, match="closed"):
         transport.execute(bytes(6), timeout_s=1)
+
+
+def test_a_node_that_does_not_give_its_transfer_limit_has_none(
+    null_transport: SgIoTransport,
+) -> None:
+    """BLKSECTGET answers on sg nodes only (the queue's max_sectors in bytes); elsewhere the
+    limit is unknown and commands go as the engine sizes them."""
+    assert null_transport.max_transfer is None
+    fd = os.open("/dev/null", os.O_RDONLY)
+    try:
+        assert max_transfer(fd) is None
+    finally:
+        os.close(fd)

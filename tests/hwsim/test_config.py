@@ -85,6 +85,18 @@ def test_faults_as_a_plain_array() -> None:
     assert config.fault_seed == 0 and config.faults[0]["nth"] == 3
 
 
+def test_a_drive_may_have_a_host_adapter_transfer_limit() -> None:
+    config = parse_config(DRIVES + 'max_transfer = "512KiB"\n[[drives]]\nname = "d1"\n', "x")
+    assert [d.max_transfer for d in config.drives] == [512 * 1024, None]
+    assert config_from_mapping(config.to_dict(), config.source) == config
+    assert error_of(DRIVES + "max_transfer = 100\n") == (
+        "lib.toml: drives[1]: max_transfer must be at least 512 bytes"
+    )
+    assert error_of(DRIVES + 'max_transfer = "lots"\n').startswith(
+        "lib.toml: drives[1]: max_transfer: 'lots' is not a size"
+    )
+
+
 def test_to_dict_round_trips_through_toml() -> None:
     config = load_config(DEFAULT_CONFIG_PATH)
     again = parse_config(tomli_w.dumps(config.to_dict()), str(DEFAULT_CONFIG_PATH))

@@ -7,7 +7,7 @@ import struct
 
 import pytest
 
-from drivers.transport.contract import DeviceUnreachable
+from drivers.transport.contract import DeviceUnreachable, TransportError
 from hwsim.faults import Fault
 
 NO_SENSE, MEDIUM_ERROR, ILLEGAL, DATA_PROTECT, BLANK, OVERFLOW = 0x0, 0x3, 0x5, 0x7, 0x8, 0xD
@@ -323,3 +323,20 @@ def test_fixed_read_into_the_initiators_buffer(tape):
     got = drive.execute(tape.read_cdb(4, fixed=True), None, 2048, buffer)
     assert got.status == 2 and got.data.obj is buffer.obj  # CHECK CONDITION: filemark
     assert bytes(got.data) == bytes(range(256)) * 2 and bytes(buffer[512:]) == b"#" * 3584
+
+
+def test_a_command_larger_than_the_host_adapter_takes_fails_before_the_drive(tape, via):
+    """``max_transfer`` (per drive in the library file) is the simulated host adapter's: the
+    in-process transport refuses a larger command as the kernel's SG_IO does, and says so;
+    the daemon's socket has no such limit."""
+    set_block_size(tape, 512)
+    tape.drive.max_transfer = 1024
+    if via == "daemon":
+        tape.ok(tape.write_cdb(4, fixed=True), b"x" * 2048)
+        assert tape.transport.max_transfer is None
+        return
+    assert tape.transport.max_transfer == 1024
+    with pytest.raises(TransportError, match="2048 bytes is more than the host adapter takes"):
+        tape.run(tape.write_cdb(4, fixed=True), b"x" * 2048)
+    assert tape.position() == 0, "nothing reached the drive"
+    tape.ok(tape.write_cdb(2, fixed=True), b"x" * 1024)

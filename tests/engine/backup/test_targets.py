@@ -171,3 +171,33 @@ def test_a_disabled_mount_path_is_refused_with_its_sentence(tmp_path: Path) -> N
     assert out.status is CompletionStatus.FAILED_TO_START
     assert out.error == f"Mount path {disk} is disabled."
     assert list(disk.glob("*.vol")) == []
+
+
+def test_a_drive_path_taking_two_records_per_command_is_never_sent_more(tmp_path: Path) -> None:
+    """A host adapter that moves at most 128 KiB per command (hwsim ``max_transfer``, as
+    BLKSECTGET reports a real one's): the write stage's groups of four 64 KiB records go in
+    WRITEs of two, and restore's READs stay within it too. A larger command would fail as the
+    kernel fails it, and the job with it."""
+    from engine.restore.asof import AsOf
+    from engine.restore.job import RestoreSpec, run_restore
+    from hwsim.opcodes import SscOpcode
+    from tests.engine.backup.fault_util import sim_drive
+
+    library = LIBRARY.replace('model = "LTO-8"\n', 'model = "LTO-8"\nmax_transfer = "128KiB"\n')
+    src = tmp_path / "src"
+    src.mkdir()
+    for n in range(6):
+        (src / f"f{n}").write_bytes(os.urandom(300_000 + n))
+    with make_site(tmp_path, library) as site:
+        out = run_backup(BackupSpec(str(src), "lib1", record_size=RECORD), site, actor="t")
+        assert out.status is CompletionStatus.COMPLETED, out.error
+        drive = sim_drive(site, "drive0")
+        assert drive.max_transfer == 2 * RECORD
+        writes = drive.counters.by_opcode[SscOpcode.WRITE_6]
+        (part,) = FilesStore(site.catalog()).parts(out.session_id)
+        assert writes >= part.record_count // 2  # two records a WRITE at most
+        dst = tmp_path / "dst"
+        spec = RestoreSpec((str(src),), root=str(dst), as_of=AsOf(job=out.job_id))
+        restored = run_restore(spec, site)
+        assert restored.status is CompletionStatus.COMPLETED, restored.error
+    assert differences(src, dst / str(src).lstrip("/")) == []
