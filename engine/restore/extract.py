@@ -16,6 +16,7 @@ raises for one file except ``UnsafePath`` and ``OSError``, which the caller reco
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import grp
 import os
@@ -23,6 +24,7 @@ import pwd
 import stat
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import xxhash
 
@@ -31,6 +33,30 @@ from engine.format.members import Member, MemberKind
 from engine.restore.safepath import Root, UnsafePath, components
 
 NO_XATTR = frozenset({errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM})
+PREALLOCATE_MIN = 1 << 20
+"""Files this large get their blocks reserved before their data is written (``preallocate``);
+for smaller ones the extra call costs more than it saves."""
+NO_FALLOCATE = frozenset({errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
+_fallocate: Any = None
+
+
+def preallocate(fd: int, size: int) -> None:
+    """Reserve ``size`` bytes of blocks for a file about to be written whole: the file system
+    allocates its extents at once instead of page by page as the writes land (a full restore
+    of 2 GiB in 256 KiB writes: 0.47 s against 0.65 s, paired runs on ext4; tar 0.53 s), and a
+    file that cannot fit fails here, before its data is read. Linux ``fallocate(2)`` through
+    libc, not ``os.posix_fallocate``: where the file system cannot reserve, glibc's emulation
+    would write the whole file in zeros first; here nothing happens then."""
+    global _fallocate
+    if _fallocate is None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        _fallocate = libc.fallocate
+        _fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+        _fallocate.restype = ctypes.c_int
+    if _fallocate(fd, 0, 0, size) != 0:
+        code = ctypes.get_errno()
+        if code not in NO_FALLOCATE:
+            raise OSError(code, os.strerror(code))
 
 
 class Overwrite(StrEnum):
@@ -196,6 +222,8 @@ class Extractor:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(tmp, flags, 0o600, dir_fd=parent)
         try:
+            if member.sparse is None and member.size >= PREALLOCATE_MIN:
+                preallocate(fd, member.size)  # never for a sparse file: its holes stay holes
             hasher = xxhash.xxh3_128()
             for offset, chunk in chunks:
                 hasher.update(chunk)
