@@ -27,9 +27,10 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   per-command fault and opcode-name lookups, speed model, the device layer's session checks)
   is outside this work's files.
   2026-12-07, load ~1, after records went 4 to a fixed-block WRITE in groups handed over
-  once (engine/backup/write_stage.py): median 0.82 x over 5 runs (tar 0.44-0.88 s, tapir
-  0.47-0.59 s; the VM's memory moves tar's time more than the code does), CPU 0.84 s against
-  tar's 0.49; the backup's user time 0.14-0.19 s (0.22-0.25 s with one WRITE per record).
+  once (engine/backup/write_stage.py): 0.97-0.98 x over 7 runs, three times (tar 0.47-0.49 s,
+  tapir 0.49-0.50 s, CPU 0.71-0.74 s), against 0.84 x for the code before it run right
+  before (tapir 0.58 s, CPU 0.87 s); the backup's user time 0.14-0.19 s (was 0.22-0.25 s).
+  An earlier window of the same day, noisier, gave a 0.82 x median.
 - small: 0.21 x tar at load ~1 before the worker processes (tar 1.70 s = 59,000 files/s,
   tapir 8.0 s). Where a file's time goes: tar spends ~11 us of CPU per file (1.1 s per
   100,000, almost all in the kernel); 0.5 x tar leaves tapir ~34 us of wall time per file on
