@@ -198,6 +198,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=CHECKPOINT_ROWS)
     parser.add_argument("--dir", type=Path, default=None, help="Where the catalog goes.")
     args = parser.parse_args()
+    if args.dir is not None:
+        args.dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         catalog = open_catalog(f"sqlite:///{Path(tmp) / 'catalog.sqlite'}")
         full, spent = backup(catalog, args.files, args.batch)
