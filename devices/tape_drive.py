@@ -286,21 +286,23 @@ class TapeDrive:
     def set_compression(self, on: bool) -> None:
         self._call(self.driver.set_compression, on)
 
+    @property
+    def max_transfer(self) -> int | None:
+        """Bytes one command may move on this drive's path (``Transport.max_transfer``)."""
+        return getattr(self.driver.transport, "max_transfer", None)
+
     def label_read_len(self) -> int:
         """What a variable-block READ of the first record asks for: ``LABEL_READ_LEN``, or
         less on a path that moves less per command (the label's JSON is at the start of its
         record; a longer record comes back truncated, which the label check allows)."""
-        limit = getattr(self.driver.transport, "max_transfer", None)
+        limit = self.max_transfer
         return LABEL_READ_LEN if limit is None else min(LABEL_READ_LEN, limit)
 
     def records_per_command(self, record_size: int, wanted: int) -> int:
         """How many of ``wanted`` records of ``record_size`` one fixed-block READ or WRITE may
-        carry on this drive's path (``Transport.max_transfer``; at least one: a record is
-        never split)."""
-        limit = getattr(self.driver.transport, "max_transfer", None)
-        if limit is None:
-            return wanted
-        return max(1, min(wanted, limit // record_size))
+        carry on this drive's path (at least one: a record is never split)."""
+        limit = self.max_transfer
+        return wanted if limit is None else max(1, min(wanted, limit // record_size))
 
     def block_size(self) -> int:
         if self._block_size is None:

@@ -35,7 +35,7 @@ class HwsimLocalTransport:
         timeout_s: float,
         data_in: memoryview | None = None,
     ) -> ScsiResult:
-        limit = self.device.max_transfer
+        limit = self.max_transfer
         size = max(len(data_out or b""), data_in_len)
         if limit is not None and size > limit:  # the kernel refuses it before the device
             raise TransportError(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import grp
 import os
 import pwd
@@ -37,7 +38,15 @@ PREALLOCATE_MIN = 1 << 20
 """Files this large get their blocks reserved before their data is written (``preallocate``);
 for smaller ones the extra call costs more than it saves."""
 NO_FALLOCATE = frozenset({errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL})
-_fallocate: Any = None
+
+
+@functools.cache
+def _libc_fallocate() -> Any:
+    """libc's ``fallocate``, bound on first use (a restore of small files never loads it)."""
+    fallocate = ctypes.CDLL(None, use_errno=True).fallocate
+    fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+    fallocate.restype = ctypes.c_int
+    return fallocate
 
 
 def preallocate(fd: int, size: int) -> None:
@@ -47,13 +56,7 @@ def preallocate(fd: int, size: int) -> None:
     file that cannot fit fails here, before its data is read. Linux ``fallocate(2)`` through
     libc, not ``os.posix_fallocate``: where the file system cannot reserve, glibc's emulation
     would write the whole file in zeros first; here nothing happens then."""
-    global _fallocate
-    if _fallocate is None:
-        libc = ctypes.CDLL(None, use_errno=True)
-        _fallocate = libc.fallocate
-        _fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
-        _fallocate.restype = ctypes.c_int
-    if _fallocate(fd, 0, 0, size) != 0:
+    if _libc_fallocate()(fd, 0, 0, size) != 0:
         code = ctypes.get_errno()
         if code not in NO_FALLOCATE:
             raise OSError(code, os.strerror(code))
