@@ -108,6 +108,14 @@ class PendingRows:
         if len(self._rows) >= SPILL_ROWS:
             self._spill_upto(covered)
 
+    def extend(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
+        """``add`` of many rows at once (keys in order, after those added before)."""
+        self._keys += keys
+        self._rows += rows
+        self.count += len(rows)
+        if len(self._rows) >= SPILL_ROWS:
+            self._spill_upto(covered)
+
     def _spill_upto(self, covered: Key) -> None:
         n = _covered_count(self._keys, covered)
         if not n:
@@ -193,6 +201,15 @@ class StagedRows:
             self._catalog.submit(_Stage(rows))
             self._rows = []
         self.count += 1
+
+    def extend(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
+        """``add`` of many rows at once (keys in order, after those added before)."""
+        self._keys.extend([(volume << _KEY_SHIFT) | at for volume, at in keys])
+        self._rows += rows
+        self.count += len(rows)
+        if len(self._rows) >= STAGE_ROWS:
+            self._catalog.submit(_Stage(self._rows))
+            self._rows = []
 
     def cut(self, covered: Key) -> Publish:
         """Stage what is buffered; publish everything at or before ``covered``."""

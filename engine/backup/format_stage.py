@@ -10,8 +10,9 @@ and reader threads call too.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.backup.checkpoint import PendingRows
 from engine.backup.exceptions import (
@@ -21,12 +22,17 @@ from engine.backup.exceptions import (
     Reason,
     describe_errno,
 )
+from engine.backup.plain_runs import LaidRun
 from engine.backup.rows import ROW_TAILS, deletion_entry, file_row, plain_file_row
+from engine.backup.scan import FileEntry, Kind
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
 from engine.format.index import IndexEntry
 from engine.format.members import MemberKind, member_from_stat
 from engine.format.writer import ArchiveWriter
+
+if TYPE_CHECKING:
+    from engine.backup.plain_runs import Laid
 
 _SEVERITY = {Category.SKIPPED: 0, Category.CORRUPTED: 1, Category.IN_USE: 2}
 
@@ -77,24 +83,31 @@ class FormatStage:
         counters: Counters,
         report: ItemErrorHandler,
         root: bytes,
+        prepare_late: Callable[[Item], None] | None = None,
     ) -> None:
+        self.prepare_late = prepare_late
+        """Prepares an item marked ``late`` (the reader stage's ``prepare``, no buffer)."""
         self.writer = writer
         self.pending = pending
         self.counters = counters
         self._report = report
         self.root = root
 
-    def add_batch(self, items: list[Item]) -> None:
+    def add_batch(self, items: list[Item | LaidRun]) -> None:
         """``add`` of each item; the files a reader worker process read and formatted
         (read_worker.py) take the shortest path: copy into the record, the index line and
         the catalog row completed with their position (issue 4 "Speed": per-file work here
-        is what the format thread, the backup's busiest, spends)."""
+        is what the format thread, the backup's busiest, spends). A plain run's members come
+        as ``LaidRun`` stretches (plain_runs.py), no object per file."""
         writer, counters, pending = self.writer, self.counters, self.pending
         out = writer.out
         record_size = out.record_size
         tails = ROW_TAILS
         add_worked = writer.add_worked
         for item in items:
+            if type(item) is LaidRun:
+                self._add_laid(item)
+                continue
             worked = item.worked
             if worked is not None:
                 data = item.data
@@ -119,8 +132,70 @@ class FormatStage:
                     continue
             self.add(item)
 
+    def _add_laid(self, run: LaidRun) -> None:
+        """A stretch of members a worker laid out (plain_runs.py): copied a record's worth
+        at a time, their rows completed with the positions; past early warning the rest go
+        one by one (``add_worked``, else the general path)."""
+        writer, members = self.writer, run.members
+        placed = writer.add_laid(run.view, members)
+        done = len(placed)
+        if done:
+            out = writer.out
+            size_of = out.record_size
+            volume = writer.volume
+            part = volume + 1
+            tail = ROW_TAILS[None]
+            rows = []
+            keys = []
+            stored = 0
+            for member, (record, offset) in zip(members, placed, strict=False):
+                head = member[4]
+                rows.append((*head, part, record, offset, *tail))  # type: ignore[misc]
+                keys.append((volume, record * size_of + offset + member[0]))  # type: ignore[operator]
+                stored += head[2]  # type: ignore[index]
+            self.pending.extend(rows, keys, (volume, out.records * size_of))
+            self.counters.files += done
+            self.counters.bytes += stored
+        if done < len(members):
+            at = sum(m[0] for m in members[:done])  # type: ignore[misc]
+            for index in range(done, len(members)):
+                self._add_one_laid(run.laid(index, at))
+                at += members[index][0]  # type: ignore[operator]
+
+    def _add_one_laid(self, laid: Laid) -> None:
+        member, data, head, tail, row, _atime = laid
+        writer = self.writer
+        at = writer.add_worked(member, None, head, tail)
+        if at is None:
+            self.add(self._unlaid(laid))
+            return
+        record, offset = at
+        out, volume = writer.out, writer.volume
+        start = out.records * out.record_size
+        self.counters.files += 1
+        self.counters.bytes += len(data)
+        self.pending.add(
+            (*row, volume + 1, record, offset, *ROW_TAILS[None]),
+            (volume, start + out.fill),
+            (volume, start),
+        )
+
+    def _unlaid(self, laid: Laid) -> Item:
+        """A laid-out member that must take the general path (it does not fit the record
+        past early warning) as the item the reader stage would have made of it."""
+        member, data, head, tail, row, atime = laid
+        path = row[0]
+        name = self._relpath(path)  # type: ignore[arg-type]
+        st = worked_stat((member, head, tail, row, atime))
+        entry = FileEntry(os.fsdecode(path), os.fsdecode(name), Kind.FILE, st, None)  # type: ignore[arg-type]
+        return Item(entry, name, data=data, worked=(member, head, tail, row, atime))
+
     def add(self, item: Item) -> None:
         """Archive one prepared item and keep its catalog row (format thread)."""
+        if item.late:
+            assert self.prepare_late is not None
+            item.late = False
+            self.prepare_late(item)
         if item.worked is not None:  # did not fit the current record: the general path
             item.st = worked_stat(item.worked)
             item.worked = None

@@ -66,6 +66,7 @@ class InUseSnapshot:
         self, writers: dict[FileKey, tuple[Holder, ...]], taken_at: float, unreadable_pids: int
     ) -> None:
         self._writers = writers
+        self._keys: frozenset[FileKey] | None = None
         self.taken_at = taken_at
         self.unreadable_pids = unreadable_pids
 
@@ -101,6 +102,14 @@ class InUseSnapshot:
     def holders(self, dev: int, ino: int) -> tuple[Holder, ...]:
         """Who has this file open for writing (empty if nobody did at ``taken_at``)."""
         return self._writers.get((dev, ino), ())
+
+    def identities(self) -> frozenset[FileKey]:
+        """The (st_dev, st_ino) of every file open for writing (a reader worker process
+        leaves these to the in-process path, which applies the policy)."""
+        keys = self._keys
+        if keys is None:
+            keys = self._keys = frozenset(self._writers)
+        return keys
 
     @property
     def age_s(self) -> float:

@@ -2,8 +2,11 @@
 "a bounded pipeline that reports, never aborts, on one file").
 
 Threads and queues (each bound is a default of ``PipelineOptions`` with its reason):
-- scan (scan_stage.py): walks the tree, applies the level, cuts batches in tar order;
+- scan (scan_stage.py): walks the tree, applies the level, cuts batches in tar order; in a
+  full backup a directory's regular files come as plain runs of names (scan.PlainRun);
 - readers (stages.py): open/fstat/read/close and xattr listing, off the formatting thread;
+  a plain run goes to the reader's worker process whole, which lays out its small files'
+  members in the batch buffer (plain_runs.py, read_worker.py);
 - format: the calling thread; takes batches in order and turns items into pax members
   (engine/format ``ArchiveWriter``), keeps each member's catalog row, runs checkpoints;
 - write (write_stage.py): hands records to the target's volumes while the next is formatted;
@@ -38,10 +41,11 @@ from engine.backup.exceptions import (
 from engine.backup.format_stage import Counters, FormatStage
 from engine.backup.inuse import InUseMonitor
 from engine.backup.levels import LevelFilter
+from engine.backup.plain_runs import RunLength, RunReaderStage
 from engine.backup.reader import FileReader, Opener, open_source
 from engine.backup.scan import Scanner, ScanOptions
 from engine.backup.scan_stage import ScanStage
-from engine.backup.stages import Flow, ReaderStage, Stopped
+from engine.backup.stages import Flow, Stopped
 from engine.backup.targets import SessionVolumes
 from engine.backup.write_stage import DEFAULT_DEPTH as WRITE_DEPTH
 from engine.backup.write_stage import WriteStage
@@ -67,6 +71,9 @@ DEFAULT_SMALL_FILE = 64 << 10
 DEFAULT_WORKERS_AFTER = 2_000
 """Small files seen before the readers start their worker processes (read_worker.py): a
 process start (~0.1 s) pays off over thousands of files, not over a few."""
+RUN_NAMES = 1024
+"""Most names the scan lists into one plain run (scan.PlainRun); the scan stage cuts it into
+batches of ``RunLength`` names."""
 DEFAULT_DEPTH = 8
 """Batches ahead of the formatter: every reader has work while the formatter does a batch."""
 PROGRESS_S = 0.5
@@ -147,14 +154,19 @@ class Pipeline:
         self._report_lock = threading.Lock()
         self.progress = progress
         self.flow = Flow()
-        scan_opts = ScanOptions(opts.includes, opts.excludes, opts.one_file_system)
+        runs = level is None and view is None and opts.opener is open_source
+        scan_opts = ScanOptions(
+            opts.includes, opts.excludes, opts.one_file_system, runs=RUN_NAMES if runs else 0
+        )
         self.scanner = Scanner(source, scan_opts)
         self.root = os.fsencode(self.scanner.root)
         self.pool = BufferPool(opts.depth + opts.readers + 1, opts.batch_bytes)
+        small_file = min(opts.small_file, opts.batch_bytes)
+        run_length = RunLength(opts.batch_files, opts.batch_bytes)
         self.order: queue.Queue[object] = queue.Queue(opts.depth)
         self.work: queue.Queue[object] = queue.Queue(opts.depth)
         monitor = InUseMonitor() if opts.in_use_check else None
-        self.readers = ReaderStage(
+        self.readers = RunReaderStage(
             self.flow,
             self.work,
             self._report,
@@ -168,6 +180,8 @@ class Pipeline:
             lean=(monitor or True) if opts.opener is open_source else False,
             pool=self.pool,
             workers_after=opts.workers_after,
+            small_file=small_file,
+            run_length=run_length,
         )
         self.scan = ScanStage(
             self.flow,
@@ -177,11 +191,12 @@ class Pipeline:
             self.pool,
             readers=opts.readers,
             batch_files=opts.batch_files,
-            small_file=min(opts.small_file, opts.batch_bytes),
+            small_file=small_file,
             streamed_per_batch=st_.STREAMED_PER_BATCH,
             on_item_error=self._report,
             level=level,
             view=view,
+            run_length=run_length if runs else None,
         )
         self.write = WriteStage(volumes, opts.record_size, opts.write_depth)
         self.catalog = CatalogStage(commit, raw=commit_tuples, staging=staging)
@@ -196,8 +211,14 @@ class Pipeline:
             acls=opts.acls,
             detect_sparse=opts.detect_sparse,
         )
+        unbuffered = st_.Batch(None)
         self.items = FormatStage(
-            self.writer, self.checkpoints.pending, self.counters, self._report, self.root
+            self.writer,
+            self.checkpoints.pending,
+            self.counters,
+            self._report,
+            self.root,
+            prepare_late=lambda item: self.readers.prepare(item, unbuffered),
         )
         self._started = time.monotonic()
         self._next_progress = 0.0
@@ -262,7 +283,7 @@ class Pipeline:
                 if isinstance(batch, st_.Batch):
                     batch.done.wait(1.0)
                     for item in batch.items:
-                        if item.source is not None:
+                        if isinstance(item, st_.Item) and item.source is not None:
                             item.source.close()
 
     def _abandon(self) -> None:

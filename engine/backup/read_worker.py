@@ -20,6 +20,13 @@ that file, and the reader thread takes it through the in-process path, which rep
 wrong (in use, changed, unreadable, ...). The in-use check stays in the reader thread, before
 a file is sent. Nothing is reported from here.
 
+A plain run (scan.PlainRun, engine/backup/plain_runs.py) comes as names only, never
+``lstat``-ed: the worker opens each, takes it when the ``fstat`` says it is a plain small file
+(regular, one link, not sparse, not in the in-use snapshot's files, room left), and lays its
+members out back to back from the run's offset, so that the format stage copies each with
+one slice and no per-file request was built here or there. A name it does not take is left to
+the reader thread (the walk's ``lstat`` and the in-process path, which reports what is wrong).
+
 Run (engine/child_process.py) as ``python -m engine.backup.read_worker FD XATTRS``: FD is the
 shared buffer's memfd, XATTRS 1 to list xattrs (0: the job stores none, so none are looked for).
 """
@@ -57,6 +64,12 @@ SLOT_EXTRA = HEADER_ROOM + 511
 Spec = tuple[str, bytes, int, int, int, int, int, int, str | None]
 """(path, member name, dev, ino, size, mtime_ns, ctime_ns, offset in the shared buffer,
 change against the base run)."""
+RunRequest = tuple[str, str, bytes, list[str], int, int, int, frozenset[tuple[int, int]]]
+"""("run", directory with a trailing slash, member name prefix, names, offset in the shared
+buffer, room there, largest file taken, (st_dev, st_ino) of the files open for writing)."""
+RunMember = list[object] | None
+"""[member length (header, data, padding), header length, index line head and tail, catalog
+row head, atime_ns] of a name taken, in the order the members lie; None: not taken."""
 Result = list[object] | None
 """[pax header, index line head and tail, catalog row head, atime_ns], or None: take the
 file in-process. The header is its length (an int) when it was written into the buffer
@@ -125,6 +138,80 @@ class _Reader:
             placed = len(header)
         return [placed, head, tail, row, atime]
 
+    def run(self, request: RunRequest) -> tuple[list[RunMember], int]:
+        """Lay out a plain run's members (module docstring); returns one ``RunMember`` per
+        name and the bytes used from the offset."""
+        _, directory, prefix, names, offset, room, largest, in_use = request
+        at, end = offset, offset + room
+        taken: list[RunMember] = []
+        for name in names:
+            path, member_name = directory + name, prefix + os.fsencode(name)
+            member = self._member(path, member_name, at, end, largest, in_use)
+            if member is not None:
+                at += member[0]  # type: ignore[operator]
+            taken.append(member)
+        return taken, at - offset
+
+    def _member(
+        self,
+        path: str,
+        name: bytes,
+        at: int,
+        end: int,
+        largest: int,
+        in_use: frozenset[tuple[int, int]],
+    ) -> list[object] | None:
+        try:
+            fd = os.open(path, OPEN_FLAGS | self.noatime)
+        except PermissionError:
+            if not self.noatime:
+                return None
+            self.noatime = 0
+            return self._member(path, name, at, end, largest, in_use)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            size = st.st_size
+            if (
+                size > largest
+                or st.st_nlink != 1
+                or not stat_mod.S_ISREG(st.st_mode)
+                or st.st_blocks * BLOCK < size  # sparse.looks_sparse: the in-process path
+                or (in_use and (st.st_dev, st.st_ino) in in_use)
+            ):
+                return None
+            uid, gid = st.st_uid, st.st_gid
+            uname, gname = user_name(uid), group_name(gid)
+            mtime, ctime, atime = st.st_mtime_ns, st.st_ctime_ns, st.st_atime_ns
+            header = codec.plain_header(
+                name, st.st_mode, uid, gid, uname, gname, size, mtime, atime, ctime
+            ) or codec.encode_member(member_from_stat(name, st))
+            data_at = at + len(header)
+            pad = -size % BLOCK
+            stop = data_at + size + pad
+            if stop > end:
+                return None
+            buffer = self.buffer
+            view = buffer[data_at : data_at + size]
+            if size and os.readv(fd, (view,)) != size:
+                return None
+            if self.xattrs and _has_xattrs(fd):
+                return None
+            after = os.fstat(fd)
+            if after.st_size != size or after.st_mtime_ns != mtime or after.st_ctime_ns != ctime:
+                return None
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        buffer[at:data_at] = header
+        buffer[stop - pad : stop] = ZEROS[:pad]
+        digest = xxhash.xxh3_128_digest(view)
+        head, tail = plain_line_parts(name, size, mtime, digest.hex(), st, uname, gname)
+        row = plain_row_head(os.fsencode(path), st, uname, gname, digest)
+        return [stop - at, len(header), head, tail, row, atime]
+
 
 def _has_xattrs(fd: int) -> bool:
     try:
@@ -149,6 +236,13 @@ class ReadWorker:
             raise EOFError("read worker answered for another request")
         return results
 
+    def run_plain(self, request: RunRequest) -> tuple[list[RunMember], int]:
+        """``_Reader.run`` in the worker; raises as ``run`` does."""
+        taken, used = self._child.call(request)
+        if len(taken) != len(request[3]):
+            raise EOFError("read worker answered for another request")
+        return taken, used
+
     def close(self) -> None:
         self._child.close()
 
@@ -156,7 +250,11 @@ class ReadWorker:
 def main(argv: list[str]) -> None:
     fd, xattrs = int(argv[0]), argv[1] == "1"
     reader = _Reader(memoryview(mmap.mmap(fd, 0)), xattrs)
-    serve_stdio(lambda specs: [reader.read(s) for s in specs])
+    serve_stdio(
+        lambda request: (
+            reader.run(request) if type(request) is tuple else [reader.read(s) for s in request]
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,10 @@ Items the scanner reports instead of producing (vanished at ``lstat``, sockets, 
 items without an entry, so the catalog and the session index still list them as skipped. An
 unreadable directory's exception is attached to the directory's own item.
 
+A full backup's scanner may give plain runs (scan.PlainRun: names of regular files, not
+``lstat``-ed): each goes in batches of its own, ``run_length`` names at a time
+(plain_runs.py).
+
 Thread: ``run`` is the scan thread's body; it ends the order queue with ``None`` and sends one
 ``None`` per reader on the work queue.
 """
@@ -18,15 +22,19 @@ from __future__ import annotations
 
 import queue
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from engine.backup.buffers import BufferPool
 from engine.backup.exceptions import ItemErrorHandler, ItemException, Reason
 from engine.backup.levels import ChangeReason, Decision, LevelFilter, compare
 from engine.backup.read_worker import SLOT_EXTRA
-from engine.backup.scan import Kind, Scanner
+from engine.backup.scan import Kind, PlainRun, Scanner
 from engine.backup.stages import Batch, Flow, Item, Stopped, arcname
 from engine.catalog.files_model import Change
 from engine.format import sparse as sp
+
+if TYPE_CHECKING:
+    from engine.backup.plain_runs import RunLength
 
 REAL_CHANGES = frozenset(
     {
@@ -64,8 +72,10 @@ class ScanStage:
         on_item_error: ItemErrorHandler,
         level: LevelFilter | None = None,
         view: object | None = None,
+        run_length: RunLength | None = None,
     ) -> None:
         self.flow = flow
+        self.run_length = run_length
         self.scanner = scanner
         scanner.on_item_error = self._scan_error
         self.order, self.work, self.pool = order, work, pool
@@ -101,6 +111,9 @@ class ScanStage:
         for entry in self.scanner:
             if stopping():
                 raise Stopped
+            if type(entry) is PlainRun:
+                self._add_run(entry)
+                continue
             if level is None and view is None:  # a full backup: every item is stored
                 st = entry.st
                 item = Item(entry, arcname(entry))
@@ -173,12 +186,26 @@ class ScanStage:
         if item.deletions:
             self.counts.deleted += len(item.deletions)
 
+    def _add_run(self, run: PlainRun) -> None:
+        """The run in batches of its own, as many names each as ``run_length`` says now."""
+        if self.run_length is None or self.level is not None or self.view is not None:
+            raise ValueError("plain runs are for full backups with a run length")
+        self._emit()
+        names, at = run.names, 0
+        while at < len(names):
+            count = self.run_length.value
+            part = names if at == 0 and count >= len(names) else names[at : at + count]
+            at += count
+            part_run = PlainRun(run.directory, run.prefix, part)
+            self._batch = Batch(self.pool.take(self.flow), part_run)
+            self._emit()
+
     def _emit(self) -> None:
         batch, self._batch = self._batch, None
         if batch is None:
             return
         self.flow.put(self.order, batch)
-        if any(i.entry is not None for i in batch.items):
+        if batch.run is not None or any(i.entry is not None for i in batch.items):
             self.flow.put(self.work, batch)
         else:
             batch.done.set()

@@ -34,7 +34,7 @@ from engine.backup.exceptions import ItemErrorHandler, ItemException, from_os_er
 from engine.backup.inuse import InUseMonitor
 from engine.backup.read_worker import HEADER_ROOM, ReadWorker, Spec
 from engine.backup.reader import NOATIME, OPEN_FLAGS, FileReader, SourceFile
-from engine.backup.scan import FileEntry, Kind
+from engine.backup.scan import FileEntry, Kind, PlainRun
 from engine.catalog.files_model import Change, FileRow
 from engine.child_process import ChildGone
 from engine.format import sparse as sp
@@ -70,13 +70,18 @@ class Item:
     worked: tuple[Any, ...] | None = None
     """Read by a worker process: its ``read_worker.Result`` (header, index line parts, row
     head); ``data`` holds the file and ``st`` is None."""
+    late: bool = False
+    """Not prepared yet: the format stage prepares it when it gets there (plain_runs.py)."""
 
 
 class Batch:
-    __slots__ = ("buffer", "done", "error", "fill", "items", "streamed", "used")
+    __slots__ = ("buffer", "done", "error", "fill", "items", "run", "streamed", "used")
 
-    def __init__(self, buffer: memoryview | None) -> None:
+    def __init__(self, buffer: memoryview | None, run: PlainRun | None = None) -> None:
         self.items: list[Item] = []
+        self.run = run
+        """A plain run, the batch's only content until a reader turns it into its items
+        (plain_runs.py)."""
         self.buffer = buffer
         self.fill = 0
         """Bytes of small-file data the scan reserved."""
@@ -194,11 +199,7 @@ class ReaderStage:
                     return
                 assert isinstance(batch, Batch)
                 try:
-                    if self.workers_after is not None and self.lean:
-                        self._by_worker(index, batch)
-                    for item in batch.items:
-                        if item.entry is not None and item.member is None and item.worked is None:
-                            self.prepare(item, batch)
+                    self._prepare_batch(index, batch)
                 except BaseException as exc:
                     batch.error = exc
                     self.flow.fail(exc)
@@ -206,6 +207,13 @@ class ReaderStage:
                     batch.done.set()
         except Stopped:
             return
+
+    def _prepare_batch(self, index: int, batch: Batch) -> None:
+        if self.workers_after is not None and self.lean:
+            self._by_worker(index, batch)
+        for item in batch.items:
+            if item.entry is not None and item.member is None and item.worked is None:
+                self.prepare(item, batch)
 
     # -- plain small files through a worker process (read_worker.py) ----------------------
 

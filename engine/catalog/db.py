@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from engine.catalog.head import HEAD_REVISION, SQLITE_BUSY_TIMEOUT_MS, default_url
+from engine.catalog.head import HEAD_REVISION, SQLITE_PRAGMAS, default_url
 from engine.paths import data_dir
 
 if TYPE_CHECKING:
@@ -59,10 +59,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # turn it off and let _sqlite_begin issue BEGIN (SQLAlchemy's documented pysqlite recipe).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints in WAL mode
+    for pragma in SQLITE_PRAGMAS:
+        cursor.execute(pragma)
     cursor.close()
 
 

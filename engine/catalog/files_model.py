@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 SEP = b"/"
 ROOT = b"/"
@@ -46,6 +47,20 @@ def shown(path: bytes | str) -> str:
     which neither a terminal nor the catalog's text columns take)."""
     raw = path if isinstance(path, bytes) else os.fsencode(path)
     return raw.decode("utf-8", "backslashreplace")
+
+
+def row_params(
+    row: tuple[Any, ...], tuple_at: tuple[int, ...], change_at: int, run_id: int, session_id: int
+) -> tuple[Any, ...]:
+    """The INSERT parameters of a row given as the tuple of ``FileRow``'s fields:
+    (session, run, parent, name) and the fields at ``tuple_at``, the change as its text
+    (``change_at`` among them)."""
+    parent, name = split_path(normalize(row[0]))
+    values = [row[i] for i in tuple_at]
+    change = values[change_at]
+    if change is not None:
+        values[change_at] = change.value
+    return (session_id, run_id, parent, name, *values)
 
 
 def split_path(path: bytes) -> tuple[bytes, bytes]:

@@ -13,7 +13,8 @@ transaction. The catalog still lists no file before the drive flushed it
 
 SQLite only (``open`` returns None elsewhere: ``add_files`` at checkpoints, as before). The
 staging connection lives in a child process (``StagingChild``, engine/child_process.py) when
-the catalog is a file: SQLite's ``executemany`` releases and retakes the GIL at every row, and
+the catalog is a file (engine/catalog/row_staging.py: the same ``RowStaging``, without
+SQLAlchemy): SQLite's ``executemany`` releases and retakes the GIL at every row, and
 in the backup process each retake waits for the format stage (profiled: ~2 s of GIL for
 100,000 rows under load). An in-memory catalog stages in this process.
 Staged rows are numbered from 1 in the order they were staged; ``publish(upto)`` makes rows
@@ -24,43 +25,46 @@ Threads: one thread at a time (the pipeline's catalog thread); the connection is
 
 from __future__ import annotations
 
-import sys
+import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
-from engine.catalog.db import WRITE_LOCK_OPTION, CatalogError, _sqlite_begin, _sqlite_pragmas
+from engine.catalog.db import CatalogError
 from engine.catalog.files_model import FileRow
-from engine.catalog.files_store import FilesStore, _insert_sql, _positional
-from engine.child_process import ChildGone, PickleChild, serve_stdio
+from engine.catalog.files_store import FilesStore, _insert_sql
+from engine.catalog.row_staging import TABLE, RowStaging, StagingPlan
+from engine.child_process import ChildGone, PickleChild
 
-TABLE = "tapir_staged_files"
+__all__ = ["TABLE", "DeferredStaging", "FileStaging", "StagingChild", "staging_plan"]
+
 CHILD_ROWS = 2_000
 """A first batch of this many rows or more is staged by a child process (``deferred``)."""
 
 
-class FileStaging:
-    """One session's staged rows (module docstring); ``close`` when the session ends."""
+def staging_plan(dialect: sa.Dialect) -> StagingPlan | None:
+    """The catalog's ``files`` INSERT as ``RowStaging`` takes it; None when the driver takes
+    named parameters."""
+    insert = _insert_sql(dialect)
+    if insert is None:
+        return None
+    sql = insert.sql
+    columns = sql[sql.index("(") + 1 : sql.index(")")]
+    return StagingPlan(columns, sql, insert.tuple_at, insert.change_at)
 
-    def __init__(self, conn: sa.Connection, session_id: int, run_id: int, insert_sql: str):
-        self._conn = conn
-        self.session_id, self.run_id = session_id, run_id
-        self._insert = _insert_sql(conn.dialect)
-        columns = insert_sql[insert_sql.index("(") + 1 : insert_sql.index(")")]
-        self._stage_sql = insert_sql.replace("INSERT INTO files ", f"INSERT INTO temp.{TABLE} ", 1)
-        self._publish_sql = (
-            f"INSERT INTO files ({columns}) SELECT {columns} FROM temp.{TABLE} "
-            "WHERE seq <= ? ORDER BY seq"
-        )
-        self._forget_sql = f"DELETE FROM temp.{TABLE} WHERE seq <= ?"
-        self.staged = 0
-        self.published = 0
-        with self._tx(write=False):
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{TABLE}")
-            conn.exec_driver_sql(
-                f"CREATE TEMP TABLE {TABLE} (seq INTEGER PRIMARY KEY AUTOINCREMENT, {columns})"
-            )
+
+class FileStaging(RowStaging):
+    """``RowStaging`` on a raw connection of the catalog's engine, in this process;
+    ``close`` also gives the connection back."""
+
+    def __init__(self, raw: Any, session_id: int, run_id: int, plan: StagingPlan) -> None:
+        self._raw = raw
+        try:
+            super().__init__(raw.driver_connection, session_id, run_id, plan)
+        except BaseException:
+            raw.close()
+            raise
 
     @classmethod
     def open(
@@ -73,21 +77,21 @@ class FileStaging:
         engine = store.catalog.engine
         if engine.dialect.name != "sqlite":
             return None
-        insert = _insert_sql(engine.dialect)
-        if insert is None:
+        plan = staging_plan(engine.dialect)
+        if plan is None:
             return None
         with engine.connect() as conn:
             run_id = store._run_of(conn, session_id)
         path = engine.url.database
         if child and path and path != ":memory:" and not engine.url.query:
-            return StagingChild(path, session_id, run_id)
+            return StagingChild(path, session_id, run_id, plan)
         return cls.on(engine, session_id, run_id)
 
     @classmethod
     def deferred(cls, store: FilesStore, session_id: int) -> DeferredStaging | None:
         """``open``, decided at the first ``stage``: a session whose rows come in a first
         batch of fewer than ``CHILD_ROWS`` (a few large files) stages in this process and
-        never pays a child's start (~0.5 s of CPU: it imports SQLAlchemy)."""
+        never pays a child's start."""
         if store.catalog.engine.dialect.name != "sqlite":
             return None
         with store.catalog.engine.connect() as conn:
@@ -96,68 +100,51 @@ class FileStaging:
 
     @classmethod
     def on(cls, engine: sa.Engine, session_id: int, run_id: int) -> FileStaging:
-        """Staging on a new connection of ``engine`` (SQLite)."""
-        insert = _insert_sql(engine.dialect)
-        assert insert is not None
-        conn = engine.connect()
-        try:
-            return cls(conn, session_id, run_id, insert.sql)
-        except BaseException:
-            conn.close()
-            raise
-
-    def _tx(self, *, write: bool) -> Any:
-        self._conn.execution_options(**{WRITE_LOCK_OPTION: write})
-        return self._conn.begin()
+        """Staging on a new raw connection of ``engine`` (SQLite: db.py's pragmas, no
+        driver transactions)."""
+        plan = staging_plan(engine.dialect)
+        assert plan is not None
+        return cls(engine.raw_connection(), session_id, run_id, plan)
 
     def stage(self, rows: Iterable[FileRow | tuple[Any, ...]]) -> int:
-        """Insert rows (``FileRow`` or the tuple of its fields) after those staged before;
-        they stay invisible until published. Returns how many."""
-        insert = self._insert
-        assert insert is not None
-        run_id, session_id = self.run_id, self.session_id
-        params = [_positional(insert, run_id, session_id, row) for row in rows]
-        if params:
-            with self._tx(write=False):
-                self._conn.exec_driver_sql(self._stage_sql, params)
-            self.staged += len(params)
-        return len(params)
+        try:
+            return super().stage(rows)
+        except sqlite3.Error as exc:
+            raise CatalogError(f"Cannot record files in the catalog: {_first_line(exc)}.") from exc
 
     def publish(self, upto: int) -> int:
-        """Make staged rows up to number ``upto`` part of the catalog, in one transaction
-        (call only after the drive flushed their records). Returns how many were added."""
-        upto = min(upto, self.staged)
-        if upto <= self.published:
-            return 0
-        with self._tx(write=True):
-            added = self._conn.exec_driver_sql(self._publish_sql, (upto,)).rowcount
-            self._conn.exec_driver_sql(self._forget_sql, (upto,))
-        self.published = upto
-        return int(added)
+        try:
+            return super().publish(upto)
+        except sqlite3.Error as exc:
+            raise CatalogError(f"Cannot record files in the catalog: {_first_line(exc)}.") from exc
 
     def close(self) -> None:
-        """Drop what was not published (a failure after the last checkpoint) and release the
-        connection. Idempotent."""
-        conn = self._conn
-        if conn.closed:
+        raw, self._raw = self._raw, None
+        if raw is None:
             return
         try:
-            if conn.in_transaction():
-                conn.rollback()
-            with self._tx(write=False):
-                conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{TABLE}")
+            super().close()
         finally:
-            conn.close()
+            raw.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 class StagingChild:
     """``FileStaging`` run by a child process on the same SQLite file (module docstring);
     same methods. A failure there (SQLite's error, or the child gone) is a ``CatalogError``."""
 
-    def __init__(self, path: str, session_id: int, run_id: int) -> None:
+    def __init__(self, path: str, session_id: int, run_id: int, plan: StagingPlan) -> None:
         self._child: PickleChild | None = PickleChild(
-            __name__, [path, str(session_id), str(run_id)]
+            "engine.catalog.row_staging", [path, str(session_id), str(run_id)]
         )
+        try:
+            self._call(("open", plan))
+        except BaseException:
+            self.close()
+            raise
 
     def _call(self, request: tuple[str, Any]) -> int:
         if self._child is None:
@@ -206,28 +193,3 @@ class DeferredStaging:
     def close(self) -> None:
         if self._real is not None:
             self._real.close()
-
-
-def _serve(path: str, session_id: int, run_id: int) -> None:
-    engine = sa.create_engine(f"sqlite:///{path}")
-    sa.event.listen(engine, "connect", _sqlite_pragmas)
-    sa.event.listen(engine, "begin", _sqlite_begin)
-    staging = FileStaging.on(engine, session_id, run_id)
-
-    def handle(request: tuple[str, Any]) -> tuple[str, object]:
-        op, arg = request
-        try:
-            return "ok", staging.stage(arg) if op == "stage" else staging.publish(arg)
-        except Exception as exc:  # the parent raises it as a CatalogError
-            orig = getattr(exc, "orig", None)
-            return "error", str(orig if orig is not None else exc).splitlines()[0]
-
-    try:
-        serve_stdio(handle)
-    finally:
-        staging.close()
-        engine.dispose()
-
-
-if __name__ == "__main__":
-    _serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

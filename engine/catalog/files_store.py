@@ -42,6 +42,7 @@ from engine.catalog.files_model import (
     SessionPart,
     child_range,
     normalize,
+    row_params,
     split_path,
 )
 from engine.catalog.files_read import FilesReader, file_row, resolve
@@ -124,12 +125,7 @@ def _positional_tuple(
     insert: _Insert, run_id: int, session_id: int, row: tuple[Any, ...]
 ) -> tuple[Any, ...]:
     """``_positional`` of a row given as the tuple of FileRow's fields in order."""
-    parent, name = split_path(normalize(row[0]))
-    values = [row[i] for i in insert.tuple_at]
-    change = values[insert.change_at]
-    if change is not None:
-        values[insert.change_at] = change.value
-    return (session_id, run_id, parent, name, *values)
+    return row_params(row, insert.tuple_at, insert.change_at, run_id, session_id)
 
 
 class FilesStore:

@@ -12,6 +12,14 @@ HEAD_REVISION = "0004"
 compares it with alembic's head). A database stamped with it is opened without alembic."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 """How long a writer waits for another process's write transaction before failing."""
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA synchronous=NORMAL",  # durable at checkpoints in WAL mode
+)
+"""Run on every SQLite connection that writes the catalog (db.py's engine, the staging
+child of row_staging.py)."""
 SQLITE_SCHEME = "sqlite:///"
 """The URL prefix of a SQLite file (``sqlite:////abs/path`` or ``sqlite:///rel/path``)."""
 

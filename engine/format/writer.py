@@ -268,6 +268,40 @@ class ArchiveWriter:
         self._index.add_parts(head, self.volume, record, fill, tail)
         return record, fill
 
+    def add_laid(self, view: memoryview, members: list[list[object]]) -> list[tuple[int, int]]:
+        """Members a reader worker laid out back to back in ``view`` (engine/backup/
+        plain_runs.py ``LaidRun``; each a ``read_worker.RunMember``: its length and index line
+        halves are used here), written a record's worth at a time while early warning is not
+        set: as with ``add_worked``, at most one member crosses a record boundary after the
+        drive reported it, and the volume never switches inside one. Returns the (record,
+        offset) of each member written, a prefix of ``members``; ``add_worked`` takes the rest.
+        """
+        out = self.out
+        size_of = self.record_size
+        add_line = self._index.add_parts
+        volume = self.volume
+        count = len(members)
+        placed: list[tuple[int, int]] = []
+        first = at = 0
+        while first < count and not out.early_warning:
+            room = size_of - out.fill
+            last, size = first, 0
+            while last < count and size < room:  # the members starting in this record
+                size += members[last][0]  # type: ignore[operator]
+                last += 1
+            record, offset = out.records, out.fill
+            out.write(view[at : at + size])
+            for member in members[first:last]:
+                add_line(member[2], volume, record, offset, member[3])  # type: ignore[arg-type]
+                placed.append((record, offset))
+                offset += member[0]  # type: ignore[operator]
+                if offset >= size_of:
+                    record, offset = record + offset // size_of, offset % size_of
+            at += size
+            first = last
+        self.members += first
+        return placed
+
     def _open_file(self, path: bytes) -> int:
         if self._noatime:
             try:

@@ -73,3 +73,64 @@ def test_a_file_changed_since_the_scan_is_left_to_the_reader_thread(tmp_path: Pa
     gone = _spec(path, HEADER_ROOM)
     path.unlink()
     assert _Reader(buffer, xattrs=False).read(gone) is None
+
+
+def _xattr_supported(path: Path) -> bool:
+    try:
+        os.setxattr(path, "user.tapir", b"1")
+    except OSError:
+        return False
+    return True
+
+
+def test_a_plain_run_is_laid_out_back_to_back_and_the_rest_left_in_order(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "dir"
+    src.mkdir()
+    contents = {name: os.urandom(size) for name, size in
+                (("a", 700), ("b", 0), ("c", 3000), ("e", 512), ("z", 100))}  # fmt: skip
+    for name, data in contents.items():
+        (src / name).write_bytes(data)
+    (src / "big").write_bytes(os.urandom(5000))  # over ``largest``
+    os.link(src / "c", src / "c-link")  # two links: c and c-link are the in-process path's
+    with open(src / "sparse", "wb") as f:
+        f.truncate(4000)
+    (src / "x").write_bytes(b"attr")
+    xattrs = _xattr_supported(src / "x")
+    busy = os.stat(src / "e")
+    names = ["a", "b", "big", "c", "c-link", "e", "gone", "sparse", "x", "z"]
+    buffer = memoryview(mmap.mmap(-1, 1 << 16))
+    buffer[:] = b"\xff" * len(buffer)
+    request = ("run", f"{src}/", b"dir/", names, 1024, 8192, 4096,
+               frozenset({(busy.st_dev, busy.st_ino)}))  # fmt: skip
+    taken, used = _Reader(buffer, xattrs=True).run(request)  # type: ignore[arg-type]
+    laid = [n for n, t in zip(names, taken, strict=True) if t is not None]
+    assert laid == ["a", "b"] + ([] if xattrs else ["x"]) + ["z"]
+    at = 1024
+    for name in laid:
+        length, header, head, tail, row, atime = taken[names.index(name)]  # type: ignore[misc]
+        st = os.stat(src / name)  # before reading it here: the worker left atime alone
+        data = (src / name).read_bytes()
+        expected = codec.encode_member(member_from_stat(b"dir/" + name.encode(), st))
+        assert header == len(expected) and length == header + len(data) + (-len(data) % 512)
+        member = bytes(buffer[at : at + length])
+        assert member == expected + data + bytes(-len(data) % 512)
+        assert row[0] == os.fsencode(str(src / name)) and row[2] == len(data)
+        assert '"dir/' + name + '"' in head and atime == st.st_atime_ns
+        assert xxhash.xxh3_128_hexdigest(data) in tail
+        at += length
+    assert used == at - 1024
+    assert bytes(buffer[1024 - 8 : 1024]) == b"\xff" * 8  # nothing before the offset
+
+
+def test_a_plain_run_stops_laying_out_where_the_room_ends(tmp_path: Path) -> None:
+    for name in ("a", "b", "c"):
+        (tmp_path / name).write_bytes(os.urandom(1500))
+    buffer = memoryview(mmap.mmap(-1, 1 << 16))
+    member = len(codec.encode_member(member_from_stat(b"a", os.stat(tmp_path / "a")))) + 1536
+    room = 2 * member + 100  # two members (header, 1500 bytes and padding), not three
+    request = ("run", f"{tmp_path}/", b"", ["a", "b", "c"], 0, room, 4096, frozenset())
+    taken, used = _Reader(buffer, xattrs=False).run(request)  # type: ignore[arg-type]
+    assert [t is not None for t in taken] == [True, True, False]
+    assert used == 2 * member

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.backup.exceptions import Category, ItemErrors, Reason
-from engine.backup.scan import FileEntry, Kind, Scanner, ScanOptions, scan
+from engine.backup.exceptions import Category, ItemErrors, ItemException, Reason
+from engine.backup.scan import (
+    FileEntry,
+    Kind,
+    PlainRun,
+    Scanner,
+    ScanOptions,
+    entry_at,
+    scan,
+)
 from tests.privileges import run_as_nobody
 
 
@@ -243,3 +251,56 @@ def _one_file_system_on_dev() -> None:
     assert "shm" in rels(entries)
     assert scanner.stats.other_fs >= 1
     assert all(e.dev == root_dev for e in entries if "/" in e.relpath)
+
+
+def _flat(items: list[object]) -> list[str]:
+    """Relative paths in walk order, a plain run's names expanded (marked ``+``)."""
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, PlainRun):
+            out += [f"+{item.prefix}{name}" for name in item.names]
+        else:
+            out.append(item.relpath)  # type: ignore[attr-defined]
+    return out
+
+
+def test_plain_runs_keep_walk_order_without_lstat_of_their_files(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    for name in ("b/m1", "b/m2", "b/m3"):
+        (tmp_path / name).write_bytes(b"m")
+    scanner = Scanner(tmp_path, ScanOptions(runs=2))
+    items = list(scanner)
+    assert _flat(items) == [".", "+a.txt", "b", "+b/a.o", "+b/m1", "+b/m2", "+b/m3", "+b/z.txt",
+                            "c", "c/deep", "+c/deep/x.c", "link"]  # fmt: skip
+    runs = [i for i in items if isinstance(i, PlainRun)]
+    assert [len(r.names) for r in runs] == [1, 2, 2, 1, 1]  # at most 2 names, one directory each
+    assert runs[1].directory == str(tmp_path / "b") + "/" and runs[1].prefix == "b/"
+    assert runs[0].prefix == "" and runs[0].directory == str(tmp_path) + "/"
+    stats = scanner.stats
+    assert (stats.items, stats.files, stats.bytes) == (12, 7, 0)  # sizes unknown: no lstat
+    plain = [(e.relpath, e.kind) for e in scan(tmp_path) if e.kind is Kind.FILE]
+    assert [p.lstrip("+") for p in _flat(items) if p.startswith("+")] == [r for r, _ in plain]
+
+
+def test_plain_runs_follow_the_selection(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    options = ScanOptions(includes=("*.c", "/b/"), excludes=("z.txt",), runs=8)
+    # x.c's directories are held back until it is reached: it comes as an entry, after them
+    assert _flat(list(Scanner(tmp_path, options))) == [
+        ".", "b", "+b/a.o", "c", "c/deep", "c/deep/x.c"]  # fmt: skip
+    excluding = Scanner(tmp_path, ScanOptions(excludes=("*.o", "/c", "link"), runs=8))
+    assert _flat(list(excluding)) == [".", "+a.txt", "b", "+b/z.txt"]
+    assert excluding.stats.excluded == 3
+
+
+def test_entry_at_is_what_the_walk_makes_of_a_name(tmp_path: Path) -> None:
+    make_tree(tmp_path)
+    entry = entry_at(str(tmp_path / "link"), "link")
+    assert isinstance(entry, FileEntry) and entry.kind is Kind.SYMLINK
+    assert entry.link_target == "b" and entry.relpath == "link"
+    gone = entry_at(str(tmp_path / "gone"), "gone")
+    assert isinstance(gone, ItemException) and gone.code is Reason.VANISHED
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "sock"))
+        found = entry_at(str(tmp_path / "sock"), "sock")
+    assert isinstance(found, ItemException) and found.code is Reason.UNSUPPORTED_TYPE

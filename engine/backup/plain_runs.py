@@ -1,0 +1,199 @@
+"""Plain runs in the reader stage: a directory's regular files read as one request.
+
+A full backup's scan lists names without ``lstat``-ing the regular files (scan.PlainRun); the
+scan stage gives each run a batch of its own (as many names as the batch buffer holds at the
+sizes seen so far, ``RunLength``). A reader thread sends the run to its worker process
+(read_worker.py), which opens, reads and lays out the members of the plain small files back to
+back in the batch buffer, and the batch's items become, in walk order:
+
+- a ``LaidRun`` per stretch of members the worker laid out one after the other (their bytes
+  as one view, and per member the worker's ``RunMember``: lengths, index line halves, catalog
+  row head, atime): the format stage copies the stretch into the records a record's worth at
+  a time and completes each line and row with its position, with no object built per file;
+- an ``Item`` for every other name, ``lstat``-ed here as the walk would have
+  (scan.entry_at): read now into the buffer when it is small and there is room, else marked
+  ``late``: the format stage opens it when it gets there, so a run of large files holds one
+  descriptor, not one each; a name that vanished or turned into a socket is reported here
+  and kept as a skipped note, as the scan stage keeps its own reports.
+
+Why (issue 4 "Speed"): per file, the backup process did a scandir entry, an ``lstat``, an
+entry and an item object, a spec tuple for the worker and an item update after it, all under
+one GIL: more than half of its time on the small-files bench. Per run it now does one request
+and one tuple per file.
+
+Before the readers start their workers (``ReaderStage.workers_after``), or when a worker is gone
+or a test opener is set, every name takes the in-process path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING
+
+from engine.backup.exceptions import ItemException
+from engine.backup.scan import Kind, PlainRun, entry_at
+from engine.backup.stages import Batch, Item, ReaderStage
+from engine.child_process import ChildGone
+from engine.format import sparse as sp
+
+if TYPE_CHECKING:
+    from engine.backup.inuse import InUseMonitor
+
+Laid = tuple[memoryview, memoryview, str, str, tuple[object, ...], int]
+"""One laid-out member on its own: (member: header, data and padding; data; index line head;
+tail; catalog row head; atime_ns)."""
+
+
+class LaidRun:
+    """Members a worker laid out back to back: ``view`` holds them all, in order."""
+
+    __slots__ = ("members", "view")
+
+    def __init__(self, view: memoryview, members: list[list[object]]) -> None:
+        self.view = view
+        self.members = members
+        """read_worker.RunMember each: [member length, header length, index line head, tail,
+        catalog row head, atime_ns]."""
+
+    def laid(self, index: int, at: int) -> Laid:
+        """Member ``index``, which starts at ``at`` in ``view``, on its own."""
+        length, header, head, tail, row, atime = self.members[index]
+        data_at = at + header  # type: ignore[operator]
+        return (
+            self.view[at : at + length],  # type: ignore[operator]
+            self.view[data_at : data_at + row[2]],  # type: ignore[index,operator]
+            head,  # type: ignore[return-value]
+            tail,
+            row,
+            atime,
+        )
+
+
+NO_IN_USE: frozenset[tuple[int, int]] = frozenset()
+
+
+class RunLength:
+    """How many names of a run go in one batch: what the buffer holds at the average member
+    seen so far, with a margin, between ``least`` and ``most``. A name the buffer had no room
+    for is not lost (it takes the in-process path, later), only slower; written by reader
+    threads, read by the scan thread (one int: no lock)."""
+
+    MARGIN = 0.75
+
+    def __init__(self, most: int, room: int, least: int = 4) -> None:
+        self.most, self.room, self.least = most, room, least
+        self.value = max(least, most // 8)
+        """Few names until sizes are seen: a batch's bytes also pace the checkpoints."""
+        self._average = 0.0
+
+    def observe(self, members: int, used: int) -> None:
+        if members <= 0:
+            return
+        sample = used / members
+        self._average = sample if not self._average else 0.8 * self._average + 0.2 * sample
+        fits = int(self.room * self.MARGIN / max(self._average, 1.0))
+        self.value = max(self.least, min(self.most, fits))
+
+
+class RunReaderStage(ReaderStage):
+    """``ReaderStage`` that also prepares plain-run batches (module docstring)."""
+
+    def __init__(self, *args: object, small_file: int, run_length: RunLength, **kwargs: object):
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.small_file = small_file
+        self.run_length = run_length
+
+    def _prepare_batch(self, index: int, batch: Batch) -> None:
+        run = batch.run
+        if run is None:
+            super()._prepare_batch(index, batch)
+            return
+        at = batch.used  # the worker lays the members out from here
+        taken = self._by_worker_run(index, batch, run)
+        items: list[Item | LaidRun] = []
+        buffer = batch.buffer
+        stretch: list[list[object]] = []
+        start = at
+        for i, name in enumerate(run.names):
+            laid = taken[i] if taken is not None else None
+            if laid is None:
+                if stretch:
+                    items.append(LaidRun(buffer[start:at], stretch))  # type: ignore[index]
+                    stretch = []
+                items.append(self._other(batch, run, name))
+                continue
+            if not stretch:
+                start = at
+            stretch.append(laid)
+            at += laid[0]  # type: ignore[operator]
+        if stretch:
+            items.append(LaidRun(buffer[start:at], stretch))  # type: ignore[index]
+        if taken is None:
+            read = sum(1 for i in items if type(i) is Item and i.data is not None)
+            self.run_length.observe(read, batch.used)
+        batch.items = items  # type: ignore[assignment]
+
+    def _by_worker_run(
+        self, index: int, batch: Batch, run: PlainRun
+    ) -> list[list[object] | None] | None:
+        """The worker's answer for the run, or None: every name in-process."""
+        buffer, pool = batch.buffer, self.pool
+        if buffer is None or pool is None or self.workers_after is None or not self.lean:
+            return None
+        self._small_seen += len(run.names)
+        if self._small_seen <= self.workers_after:
+            return None
+        worker = self._worker(index)
+        if worker is None:
+            return None
+        monitor: InUseMonitor | None = self.monitor
+        in_use = monitor.current.identities() if monitor is not None else NO_IN_USE
+        request = (
+            "run",
+            run.directory,
+            os.fsencode(run.prefix),
+            run.names,
+            pool.offset(buffer) + batch.used,
+            len(buffer) - batch.used,
+            self.small_file,
+            in_use,
+        )
+        try:
+            taken, used = worker.run_plain(request)  # type: ignore[arg-type]
+        except ChildGone:
+            self._workers[index] = None
+            self._worker_failed[index] = True
+            with contextlib.suppress(OSError):
+                worker.close()
+            return None
+        batch.used += used
+        members = sum(1 for t in taken if t is not None)
+        self.run_length.observe(members, used)
+        return taken
+
+    def _other(self, batch: Batch, run: PlainRun, name: str) -> Item:
+        """A name the worker did not take, as the walk and the reader stage would have it."""
+        relpath = run.prefix + name
+        found = entry_at(run.directory + name, relpath)
+        if isinstance(found, ItemException):
+            self.forward(found.path, found)
+            return Item(None, exceptions=[found], skipped=True)
+        item = Item(found, os.fsencode(relpath))
+        st = found.st
+        if found.kind is not Kind.FILE:
+            self.prepare(item, batch)
+            return item
+        size = st.st_size
+        buffer = batch.buffer
+        if (
+            size <= self.small_file
+            and not sp.looks_sparse(st)
+            and buffer is not None
+            and batch.used + size <= len(buffer)
+        ):
+            item.small = True
+            self.prepare(item, batch)
+        else:
+            item.late = True  # opened by the format stage: one descriptor at a time
+        return item
