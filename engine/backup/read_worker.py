@@ -144,9 +144,10 @@ class _Reader:
         _, directory, prefix, names, offset, room, largest, in_use = request
         at, end = offset, offset + room
         taken: list[RunMember] = []
+        parent = os.fsencode(directory)
         for name in names:
-            path, member_name = directory + name, prefix + os.fsencode(name)
-            member = self._member(path, member_name, at, end, largest, in_use)
+            raw = os.fsencode(name)
+            member = self._member(parent + raw, prefix + raw, at, end, largest, in_use)
             if member is not None:
                 at += member[0]  # type: ignore[operator]
             taken.append(member)
@@ -154,7 +155,7 @@ class _Reader:
 
     def _member(
         self,
-        path: str,
+        path: bytes,
         name: bytes,
         at: int,
         end: int,
@@ -209,7 +210,7 @@ class _Reader:
         buffer[stop - pad : stop] = ZEROS[:pad]
         digest = xxhash.xxh3_128_digest(view)
         head, tail = plain_line_parts(name, size, mtime, digest.hex(), st, uname, gname)
-        row = plain_row_head(os.fsencode(path), st, uname, gname, digest)
+        row = plain_row_head(path, st, uname, gname, digest)
         return [stop - at, len(header), head, tail, row, atime]
 
 

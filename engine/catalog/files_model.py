@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
 SEP = b"/"
@@ -56,11 +59,20 @@ def row_params(
     (session, run, parent, name) and the fields at ``tuple_at``, the change as its text
     (``change_at`` among them)."""
     parent, name = split_path(normalize(row[0]))
-    values = [row[i] for i in tuple_at]
+    values = _picker(tuple_at)(row)
     change = values[change_at]
     if change is not None:
-        values[change_at] = change.value
+        values = (*values[:change_at], change.value, *values[change_at + 1 :])
     return (session_id, run_id, parent, name, *values)
+
+
+@cache
+def _picker(at: tuple[int, ...]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """``itemgetter`` of the positions (in C: the per-row reordering of a staged row),
+    always giving a tuple."""
+    if len(at) == 1:
+        return lambda row: (row[at[0]],)
+    return itemgetter(*at)
 
 
 def split_path(path: bytes) -> tuple[bytes, bytes]:
