@@ -12,6 +12,7 @@ The back half: pipeline.py wires the threads and bounded queues (scan_stage.py, 
 readers, format_stage.py, write_stage.py, checkpoint.py catalog commits at flush points);
 targets.py (target_tape.py, target_disk.py) gives the session's volumes; job.py
 ``run_backup`` runs it as a job in the catalog. Past 2,000 small files the readers hand plain
-ones to worker processes (read_worker.py, filling buffers.py's shared batch buffers), and the
-catalog rows are staged by engine/catalog/files_staging.py while the run goes on.
+ones to worker processes (read_worker.py, filling buffers.py's shared batch buffers; in a full
+backup a directory's regular files go as one run of names, plain_runs.py), and the catalog
+rows are staged by engine/catalog/files_staging.py (row_staging.py) while the run goes on.
 """
