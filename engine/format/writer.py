@@ -8,6 +8,9 @@ device nodes are recorded, never opened. A read error or a short read pads the m
 zeros to its declared size (the archive stays valid) and marks the index entry. At ``close``
 the index and the trailer (engine/format/index.py) end the session.
 
+Members whose bytes the caller already has (small files, most laid out by a reader worker
+process) take plain_members.py's shorter paths.
+
 Multi-volume: when the sink reports early warning, the writer keeps writing until a record
 boundary falls inside a regular member's data (or exactly between members), calls
 ``sink.next_volume`` and starts the new part with GNU tar's continuation headers.
@@ -36,9 +39,9 @@ from engine.format.index import (
     IndexBuilder,
     IndexEntry,
     Trailer,
-    plain_line_parts,
 )
 from engine.format.members import Member, MemberKind, member_from_stat, read_xattrs
+from engine.format.plain_members import PlainMembers
 from engine.format.records import (
     DEFAULT_RECORD_SIZE,
     BytesSource,
@@ -77,7 +80,7 @@ class SessionSummary:
     """Volume parts the session used (1 when it did not span)."""
 
 
-class ArchiveWriter:
+class ArchiveWriter(PlainMembers):
     """Writes one session. ``add_path`` / ``add_member`` return the member's ``IndexEntry``
     (its position lets the caller record it once the drive has flushed that record)."""
 
@@ -200,107 +203,6 @@ class ArchiveWriter:
             change=change,
         )
         return entry, True
-
-    def add_small(
-        self, member: Member, data: memoryview, st: os.stat_result, change: str | None = None
-    ) -> tuple[int, int, str] | None:
-        """The small-files path (issue 4 "Speed"): a regular file that is not a hard link,
-        without xattrs or ACLs, whose data the caller already read (``add_worked`` says when
-        it may cross a record boundary). ``st``: the file's stat (for its index line).
-        Returns (record, offset, xxh3-128 hex) of the member, or None (nothing written:
-        use ``add_prepared``)."""
-        size, out = len(data), self.out
-        if size != member.size:
-            return None
-        header = codec.encode_member(member)
-        if out.early_warning and len(header) + size + (-size % h.BLOCK) + out.fill >= (
-            self.record_size
-        ):
-            return None  # as add_worked would
-        x = xxhash.xxh3_128_hexdigest(data)
-        names = (member.uname, member.gname)
-        head, tail = plain_line_parts(member.name, size, st.st_mtime_ns, x, st, *names, change)
-        record, offset = self.add_worked(header, data, head, tail)  # type: ignore[misc]
-        return record, offset, x
-
-    def add_worked(
-        self, header: bytes | memoryview, data: memoryview | None, head: str, tail: str
-    ) -> tuple[int, int] | None:
-        """The small-files path with everything formatted ahead (by a reader worker process,
-        engine/backup/read_worker.py): the header, and the index line before and after its
-        position (``index.plain_line_parts``). ``data`` None: ``header`` is the whole member
-        (header, data, zeros to the block), as the worker laid it out. Writes header, data
-        and padding and returns the member's (record, offset). It may cross a record boundary
-        only before early warning (a record filled on the way may bring it: the volume then
-        switches at a later boundary, never inside this member); past early warning only a
-        member that fits the current record, else None (nothing written: ``add_prepared``
-        places the switch)."""
-        out = self.out
-        fill = out.fill
-        record = out.records
-        buffer = out.buffer
-        if data is None:  # ``header``: the whole member, padding included
-            end = fill + len(header)
-            if end < self.record_size:
-                buffer[fill:end] = header
-                out.fill = end
-            elif out.early_warning:
-                return None
-            else:
-                out.write(header)
-        else:
-            size = len(data)
-            pad = -size % h.BLOCK
-            data_at = fill + len(header)
-            end = data_at + size
-            if end + pad < self.record_size:
-                buffer[fill:data_at] = header
-                buffer[data_at:end] = data
-                buffer[end : end + pad] = h.ZERO_BLOCK[:pad]
-                out.fill = end + pad
-            elif out.early_warning:
-                return None
-            else:
-                out.write(header)
-                out.write(data)
-                out.zeros(pad)
-        self.members += 1
-        self._index.add_parts(head, self.volume, record, fill, tail)
-        return record, fill
-
-    def add_laid(self, view: memoryview, members: list[list[object]]) -> list[tuple[int, int]]:
-        """Members a reader worker laid out back to back in ``view`` (engine/backup/
-        plain_runs.py ``LaidRun``; each a ``read_worker.RunMember``: its length and index line
-        halves are used here), written a record's worth at a time while early warning is not
-        set: as with ``add_worked``, at most one member crosses a record boundary after the
-        drive reported it, and the volume never switches inside one. Returns the (record,
-        offset) of each member written, a prefix of ``members``; ``add_worked`` takes the rest.
-        """
-        out = self.out
-        size_of = self.record_size
-        add_line = self._index.add_parts
-        volume = self.volume
-        count = len(members)
-        placed: list[tuple[int, int]] = []
-        first = at = 0
-        while first < count and not out.early_warning:
-            room = size_of - out.fill
-            last, size = first, 0
-            while last < count and size < room:  # the members starting in this record
-                size += members[last][0]  # type: ignore[operator]
-                last += 1
-            record, offset = out.records, out.fill
-            out.write(view[at : at + size])
-            for member in members[first:last]:
-                add_line(member[2], volume, record, offset, member[3])  # type: ignore[arg-type]
-                placed.append((record, offset))
-                offset += member[0]  # type: ignore[operator]
-                if offset >= size_of:
-                    record, offset = record + offset // size_of, offset % size_of
-            at += size
-            first = last
-        self.members += first
-        return placed
 
     def _open_file(self, path: bytes) -> int:
         if self._noatime:
