@@ -26,7 +26,7 @@ from typing import Any
 from devices.disk import VOLUME_SUFFIX
 from devices.drive_values import RecordKind
 from devices.label import Label, StartKind, inspect_volume_start
-from devices.tape_drive import TapeDrive
+from devices.tape_drive import LABEL_READ_LEN, TapeDrive
 from drivers.ssc_data import LocateDest
 from engine.format.index import (
     INDEX_MEMBER,
@@ -41,7 +41,6 @@ from engine.restore.sources import DiskSource, TapeSource
 
 TAIL_RECORDS = 2
 """The trailer is always within the last two records of a session part."""
-LABEL_READ_LEN = 1 << 20
 DISK_FIRST_RECORD = 1
 """A disk volume file is the label record, then the part (engine/backup/target_disk.py)."""
 
