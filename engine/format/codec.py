@@ -232,9 +232,22 @@ def plain_header(
     numbers = b"%011o\0%011o\0" % (size, seconds)
     # adler32's low 16 bits are 1 + the byte sum while it stays below 65521 (<= 124 bytes)
     check = const + (zlib.adler32(name + numbers) & 0xFFFF) - 1
-    block = b"%s%s%s%06o\0 %s" % (name.ljust(h.NAME_LEN, _NUL), ids, numbers, check, tail)
-    times = _THREE_TIMES % (seconds, frac, a_sec, a_frac, c_sec, c_frac)
-    return h.pax_header_for(times) + block
+    return _PLAIN_FORMAT % (
+        seconds, frac, a_sec, a_frac, c_sec, c_frac,
+        name.ljust(h.NAME_LEN, _NUL), ids, numbers, check, tail,
+    )  # fmt: skip
+
+
+_TIMES_SIZE = len(_THREE_TIMES % (_FAST_TIMES[0], 0, _FAST_TIMES[0], 0, _FAST_TIMES[0], 0))
+"""Always 90: ``plain_header``'s three times have ten-digit seconds and nine fraction digits."""
+_PLAIN_FORMAT = (
+    h.pax_header_for(b"\0" * _TIMES_SIZE)[: h.BLOCK].replace(b"%", b"%%")
+    + _THREE_TIMES
+    + bytes(h.padding(_TIMES_SIZE))
+    + b"%s%s%s%06o\0 %s"
+)
+"""``plain_header`` in one formatting: the extended header block for a 90-byte body, the
+three times, the padding to the block, then the ustar block's fields."""
 
 
 def decode_member(fields: dict[str, object], records: list[tuple[bytes, bytes]]) -> Member:
