@@ -84,16 +84,33 @@ class _Reader:
         self.xattrs = xattrs
         self.noatime = NOATIME
 
-    def read(self, spec: Spec) -> Result:
-        path, name, dev, ino, size, mtime, ctime, at, change = spec
+    def _open(self, path: str | bytes) -> int | None:
+        """The file opened for reading, or None (the in-process path reports why)."""
         try:
-            fd = os.open(path, OPEN_FLAGS | self.noatime)
+            return os.open(path, OPEN_FLAGS | self.noatime)
         except PermissionError:
             if not self.noatime:
                 return None
             self.noatime = 0  # not the owner: O_NOATIME refused (reader.py open_source)
-            return self.read(spec)
+            return self._open(path)
         except OSError:
+            return None
+
+    def _read_whole(self, fd: int, view: memoryview, mtime: int, ctime: int) -> bool:
+        """Read the file into ``view`` (its size) in one call: True when it came whole, has
+        no xattrs (when they are backed up) and kept its size and times while read."""
+        size = len(view)
+        if size and os.readv(fd, (view,)) != size:
+            return False
+        if self.xattrs and _has_xattrs(fd):
+            return False
+        after = os.fstat(fd)
+        return after.st_size == size and after.st_mtime_ns == mtime and after.st_ctime_ns == ctime
+
+    def read(self, spec: Spec) -> Result:
+        path, name, dev, ino, size, mtime, ctime, at, change = spec
+        fd = self._open(path)
+        if fd is None:
             return None
         try:
             st = os.fstat(fd)
@@ -108,12 +125,7 @@ class _Reader:
             ):
                 return None
             view = self.buffer[at : at + size]
-            if size and os.readv(fd, (view,)) != size:
-                return None
-            if self.xattrs and _has_xattrs(fd):
-                return None
-            after = os.fstat(fd)
-            if after.st_size != size or after.st_mtime_ns != mtime or after.st_ctime_ns != ctime:
+            if not self._read_whole(fd, view, mtime, ctime):
                 return None
         except OSError:
             return None
@@ -162,14 +174,8 @@ class _Reader:
         largest: int,
         in_use: frozenset[tuple[int, int]],
     ) -> list[object] | None:
-        try:
-            fd = os.open(path, OPEN_FLAGS | self.noatime)
-        except PermissionError:
-            if not self.noatime:
-                return None
-            self.noatime = 0
-            return self._member(path, name, at, end, largest, in_use)
-        except OSError:
+        fd = self._open(path)
+        if fd is None:
             return None
         try:
             st = os.fstat(fd)
@@ -195,12 +201,7 @@ class _Reader:
                 return None
             buffer = self.buffer
             view = buffer[data_at : data_at + size]
-            if size and os.readv(fd, (view,)) != size:
-                return None
-            if self.xattrs and _has_xattrs(fd):
-                return None
-            after = os.fstat(fd)
-            if after.st_size != size or after.st_mtime_ns != mtime or after.st_ctime_ns != ctime:
+            if not self._read_whole(fd, view, mtime, ctime):
                 return None
         except OSError:
             return None
