@@ -103,6 +103,8 @@ class RunReaderStage(ReaderStage):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.small_file = small_file
         self.run_length = run_length
+        self._sent: list[object | None] = [None] * len(self.threads)
+        """Per worker: the in-use snapshot whose files it was sent last."""
 
     def _prepare_batch(self, index: int, batch: Batch) -> None:
         run = batch.run
@@ -148,7 +150,11 @@ class RunReaderStage(ReaderStage):
         if worker is None:
             return None
         monitor: InUseMonitor | None = self.monitor
-        in_use = monitor.current.identities() if monitor is not None else NO_IN_USE
+        in_use: frozenset[tuple[int, int]] | None = NO_IN_USE
+        if monitor is not None:
+            snapshot = monitor.current
+            in_use = None if self._sent[index] is snapshot else snapshot.identities()
+            self._sent[index] = snapshot
         request = (
             "run",
             run.directory,
@@ -164,6 +170,7 @@ class RunReaderStage(ReaderStage):
         except ChildGone:
             self._workers[index] = None
             self._worker_failed[index] = True
+            self._sent[index] = None
             with contextlib.suppress(OSError):
                 worker.close()
             return None

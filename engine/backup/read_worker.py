@@ -64,9 +64,11 @@ SLOT_EXTRA = HEADER_ROOM + 511
 Spec = tuple[str, bytes, int, int, int, int, int, int, str | None]
 """(path, member name, dev, ino, size, mtime_ns, ctime_ns, offset in the shared buffer,
 change against the base run)."""
-RunRequest = tuple[str, str, bytes, list[str], int, int, int, frozenset[tuple[int, int]]]
+RunRequest = tuple[str, str, bytes, list[str], int, int, int, frozenset[tuple[int, int]] | None]
 """("run", directory with a trailing slash, member name prefix, names, offset in the shared
-buffer, room there, largest file taken, (st_dev, st_ino) of the files open for writing)."""
+buffer, room there, largest file taken, (st_dev, st_ino) of the files open for writing: None
+when they are the ones the worker was sent last, so that a busy system's thousands of open
+files cross the pipe once per in-use snapshot, not once per run)."""
 RunMember = list[object] | None
 """[member length (header, data, padding), header length, index line head and tail, catalog
 row head, atime_ns] of a name taken, in the order the members lie; None: not taken."""
@@ -83,6 +85,7 @@ class _Reader:
         self.buffer = buffer
         self.xattrs = xattrs
         self.noatime = NOATIME
+        self.in_use: frozenset[tuple[int, int]] = frozenset()
 
     def _open(self, path: str | bytes) -> int | None:
         """The file opened for reading, or None (the in-process path reports why)."""
@@ -154,6 +157,9 @@ class _Reader:
         """Lay out a plain run's members (module docstring); returns one ``RunMember`` per
         name and the bytes used from the offset."""
         _, directory, prefix, names, offset, room, largest, in_use = request
+        if in_use is None:
+            in_use = self.in_use
+        self.in_use = in_use
         at, end = offset, offset + room
         taken: list[RunMember] = []
         parent = os.fsencode(directory)

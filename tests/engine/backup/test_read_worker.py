@@ -134,3 +134,20 @@ def test_a_plain_run_stops_laying_out_where_the_room_ends(tmp_path: Path) -> Non
     taken, used = _Reader(buffer, xattrs=False).run(request)  # type: ignore[arg-type]
     assert [t is not None for t in taken] == [True, True, False]
     assert used == 2 * member
+
+
+def test_a_run_without_in_use_files_keeps_those_sent_before(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).write_bytes(b"data")
+    busy = os.stat(tmp_path / "b")
+    reader = _Reader(memoryview(mmap.mmap(-1, 1 << 16)), xattrs=False)
+
+    def run(in_use: frozenset[tuple[int, int]] | None) -> list[bool]:
+        request = ("run", f"{tmp_path}/", b"", ["a", "b"], 0, 1 << 15, 4096, in_use)
+        taken, _ = reader.run(request)  # type: ignore[arg-type]
+        return [t is not None for t in taken]
+
+    assert run(frozenset({(busy.st_dev, busy.st_ino)})) == [True, False]
+    assert run(None) == [True, False]  # the same snapshot: not sent again
+    assert run(frozenset()) == [True, True]  # a new snapshot without it
+    assert run(None) == [True, True]
