@@ -197,11 +197,15 @@ class PlainRun:
         return f"PlainRun({self.prefix!r}, {len(self.names)} names)"
 
 
-def entry_at(path: str, relpath: str) -> FileEntry | ItemException:
-    """``lstat`` (and ``readlink``) one path, as the walk does for a listed name: its entry,
-    or the exception that keeps it out (vanished, unreadable, unsupported type)."""
+def entry_at(
+    path: str, relpath: str, st: os.stat_result | None = None
+) -> FileEntry | ItemException:
+    """``lstat`` (unless given ``st``) and ``readlink`` one path, as the walk does for a
+    listed name: its entry, or the exception that keeps it out (vanished, unreadable,
+    unsupported type)."""
     try:
-        st = os.lstat(path)
+        if st is None:
+            st = os.lstat(path)
         kind = kind_of(st.st_mode)
         link = os.readlink(path) if kind is Kind.SYMLINK else None
     except OSError as exc:
@@ -395,21 +399,21 @@ class Scanner:
             return False  # the lstat below reports it
 
     def _entry(self, d: os.DirEntry[str], relpath: str, *, report: bool) -> FileEntry | None:
-        """``lstat`` (and ``readlink``) one listed name; ``None`` after reporting a problem."""
+        """``lstat`` (and ``readlink``) one listed name; ``None`` after reporting a problem
+        (an unsupported type outside the includes is only counted as excluded)."""
         try:
             st = d.stat(follow_symlinks=False)
-            kind = kind_of(st.st_mode)
-            link = os.readlink(d.path) if kind is Kind.SYMLINK else None
         except OSError as exc:
             self._report(from_os_error(d.path, exc))
             return None
-        if kind in UNSUPPORTED_KINDS:
-            if report:
-                self._report(ItemException(Reason.UNSUPPORTED_TYPE, d.path, kind=kind.value))
-            else:
-                self.stats.excluded += 1
-            return None
-        return FileEntry(d.path, relpath, kind, st, link)
+        found = entry_at(d.path, relpath, st)
+        if isinstance(found, FileEntry):
+            return found
+        if report or found.code is not Reason.UNSUPPORTED_TYPE:
+            self._report(found)
+        else:
+            self.stats.excluded += 1
+        return None
 
     def _list(self, entry: FileEntry, *, emitted: bool) -> Iterator[os.DirEntry[str]] | None:
         """The directory's items sorted by name, or ``None`` after reporting why not."""
