@@ -162,7 +162,7 @@ class Pipeline:
         self.root = os.fsencode(self.scanner.root)
         self.pool = BufferPool(opts.depth + opts.readers + 1, opts.batch_bytes)
         small_file = min(opts.small_file, opts.batch_bytes)
-        run_length = RunLength(opts.batch_files, opts.batch_bytes)
+        run_length = RunLength(opts.batch_files, opts.batch_bytes, st_.STREAMED_PER_BATCH)
         self.order: queue.Queue[object] = queue.Queue(opts.depth)
         self.work: queue.Queue[object] = queue.Queue(opts.depth)
         monitor = InUseMonitor() if opts.in_use_check else None

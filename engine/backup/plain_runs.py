@@ -75,25 +75,34 @@ NO_IN_USE: frozenset[tuple[int, int]] = frozenset()
 
 class RunLength:
     """How many names of a run go in one batch: what the buffer holds at the average member
-    seen so far, with a margin, between ``least`` and ``most``. A name the buffer had no room
-    for is not lost (it takes the in-process path, later), only slower; written by reader
-    threads, read by the scan thread (one int: no lock)."""
+    seen so far, with a margin, and no more than about ``late_most`` files the format stage
+    streams itself (large ones: the checkpoints and a stop request are looked at between
+    batches, as the scan stage keeps to ``STREAMED_PER_BATCH``), between ``least`` and
+    ``most``. A name the buffer had no room for is not lost (it takes the in-process path,
+    later), only slower. Written by reader threads, read by the scan thread (one int: no
+    lock)."""
 
     MARGIN = 0.75
 
-    def __init__(self, most: int, room: int, least: int = 4) -> None:
-        self.most, self.room, self.least = most, room, least
+    def __init__(self, most: int, room: int, late_most: int, least: int = 4) -> None:
+        self.most, self.room, self.late_most, self.least = most, room, late_most, least
         self.value = max(least, most // 8)
         """Few names until sizes are seen: a batch's bytes also pace the checkpoints."""
         self._average = 0.0
+        self._fits = most
 
-    def observe(self, members: int, used: int) -> None:
-        if members <= 0:
-            return
-        sample = used / members
-        self._average = sample if not self._average else 0.8 * self._average + 0.2 * sample
-        fits = int(self.room * self.MARGIN / max(self._average, 1.0))
-        self.value = max(self.least, min(self.most, fits))
+    def observe(self, names: int, members: int, used: int, late: int) -> None:
+        """A batch of ``names``: ``members`` read into ``used`` bytes of its buffer, ``late``
+        left to the format stage."""
+        if members > 0:
+            sample = used / members
+            average = self._average
+            self._average = sample if not average else 0.8 * average + 0.2 * sample
+            self._fits = int(self.room * self.MARGIN / max(self._average, 1.0))
+        value = self._fits
+        if late:
+            value = min(value, names * self.late_most // late)
+        self.value = max(self.least, min(self.most, value))
 
 
 class RunReaderStage(ReaderStage):
@@ -111,7 +120,7 @@ class RunReaderStage(ReaderStage):
         if run is None:
             super()._prepare_batch(index, batch)
             return
-        at = batch.used  # the worker lays the members out from here
+        at = start_used = batch.used  # the worker lays the members out from here
         taken = self._by_worker_run(index, batch, run)
         items: list[Item | LaidRun] = []
         buffer = batch.buffer
@@ -131,9 +140,13 @@ class RunReaderStage(ReaderStage):
             at += laid[0]  # type: ignore[operator]
         if stretch:
             items.append(LaidRun(buffer[start:at], stretch))  # type: ignore[index]
+        late = sum(1 for i in items if type(i) is Item and i.late)
         if taken is None:
             read = sum(1 for i in items if type(i) is Item and i.data is not None)
-            self.run_length.observe(read, batch.used)
+            self.run_length.observe(len(run.names), read, batch.used, late)
+        else:
+            members = sum(len(i.members) for i in items if type(i) is LaidRun)
+            self.run_length.observe(len(run.names), members, at - start_used, late)
         batch.items = items  # type: ignore[assignment]
 
     def _by_worker_run(
@@ -175,8 +188,6 @@ class RunReaderStage(ReaderStage):
                 worker.close()
             return None
         batch.used += used
-        members = sum(1 for t in taken if t is not None)
-        self.run_length.observe(members, used)
         return taken
 
     def _other(self, batch: Batch, run: PlainRun, name: str) -> Item:
