@@ -134,15 +134,8 @@ class _Reader:
             return None
         finally:
             os.close(fd)
-        uid, gid = st.st_uid, st.st_gid
-        uname, gname = user_name(uid), group_name(gid)
-        atime = st.st_atime_ns
-        header = codec.plain_header(
-            name, st.st_mode, uid, gid, uname, gname, size, mtime, atime, ctime
-        ) or codec.encode_member(member_from_stat(name, st))
-        digest = xxhash.xxh3_128_digest(view)
-        head, tail = plain_line_parts(name, size, mtime, digest.hex(), st, uname, gname, change)
-        row = plain_row_head(os.fsencode(path), st, uname, gname, digest)
+        header, uname, gname = _header(name, st)
+        head, tail, row = _line_and_row(os.fsencode(path), name, st, view, uname, gname, change)
         placed: bytes | int = header
         if len(header) <= HEADER_ROOM:
             end = at + size
@@ -151,7 +144,7 @@ class _Reader:
             buffer[at - len(header) : at] = header
             buffer[end : end + pad] = ZEROS[:pad]
             placed = len(header)
-        return [placed, head, tail, row, atime]
+        return [placed, head, tail, row, st.st_atime_ns]
 
     def run(self, request: RunRequest) -> tuple[list[RunMember], int]:
         """Lay out a plain run's members (module docstring); returns one ``RunMember`` per
@@ -194,12 +187,7 @@ class _Reader:
                 or (in_use and (st.st_dev, st.st_ino) in in_use)
             ):
                 return None
-            uid, gid = st.st_uid, st.st_gid
-            uname, gname = user_name(uid), group_name(gid)
-            mtime, ctime, atime = st.st_mtime_ns, st.st_ctime_ns, st.st_atime_ns
-            header = codec.plain_header(
-                name, st.st_mode, uid, gid, uname, gname, size, mtime, atime, ctime
-            ) or codec.encode_member(member_from_stat(name, st))
+            header, uname, gname = _header(name, st)
             data_at = at + len(header)
             pad = -size % BLOCK
             stop = data_at + size + pad
@@ -207,7 +195,7 @@ class _Reader:
                 return None
             buffer = self.buffer
             view = buffer[data_at : data_at + size]
-            if not self._read_whole(fd, view, mtime, ctime):
+            if not self._read_whole(fd, view, st.st_mtime_ns, st.st_ctime_ns):
                 return None
         except OSError:
             return None
@@ -215,10 +203,35 @@ class _Reader:
             os.close(fd)
         buffer[at:data_at] = header
         buffer[stop - pad : stop] = ZEROS[:pad]
-        digest = xxhash.xxh3_128_digest(view)
-        head, tail = plain_line_parts(name, size, mtime, digest.hex(), st, uname, gname)
-        row = plain_row_head(path, st, uname, gname, digest)
-        return [stop - at, len(header), head, tail, row, atime]
+        head, tail, row = _line_and_row(path, name, st, view, uname, gname, None)
+        return [stop - at, len(header), head, tail, row, st.st_atime_ns]
+
+
+def _header(name: bytes, st: os.stat_result) -> tuple[bytes, bytes, bytes]:
+    """The member's header (the cached plain form when it applies) and its owner names."""
+    uid, gid = st.st_uid, st.st_gid
+    uname, gname = user_name(uid), group_name(gid)
+    header = codec.plain_header(
+        name, st.st_mode, uid, gid, uname, gname, st.st_size,
+        st.st_mtime_ns, st.st_atime_ns, st.st_ctime_ns,
+    ) or codec.encode_member(member_from_stat(name, st))  # fmt: skip
+    return header, uname, gname
+
+
+def _line_and_row(
+    path: bytes,
+    name: bytes,
+    st: os.stat_result,
+    data: memoryview,
+    uname: bytes,
+    gname: bytes,
+    change: str | None,
+) -> tuple[str, str, tuple[object, ...]]:
+    """The index line's halves and the catalog row's head of a file read whole."""
+    digest = xxhash.xxh3_128_digest(data)
+    size, mtime = st.st_size, st.st_mtime_ns
+    head, tail = plain_line_parts(name, size, mtime, digest.hex(), st, uname, gname, change)
+    return head, tail, plain_row_head(path, st, uname, gname, digest)
 
 
 def _has_xattrs(fd: int) -> bool:
