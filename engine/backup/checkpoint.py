@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any, Protocol
 
 from engine.catalog.files_model import FileRow
+from engine.catalog.row_staging import PlainRows
 
 Key = tuple[int, int]
 """(volume part index from 0, byte position in the part)."""
@@ -108,8 +109,9 @@ class PendingRows:
         if len(self._rows) >= SPILL_ROWS:
             self._spill_upto(covered)
 
-    def extend(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
-        """``add`` of many rows at once (keys in order, after those added before)."""
+    def extend_plain(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
+        """``add`` of many rows at once (keys in order, after those added before), each of
+        a clean regular file stored whole (row_staging.PlainRows)."""
         self._keys += keys
         self._rows += rows
         self.count += len(rows)
@@ -157,7 +159,7 @@ def _covered_count(keys: list[Key], covered: Key) -> int:
 class Staging(Protocol):
     """What ``StagedRows`` needs of the catalog (engine/catalog/files_staging.FileStaging)."""
 
-    def stage(self, rows: list[Row]) -> int: ...
+    def stage(self, rows: list[Row | PlainRows]) -> int: ...
     def publish(self, upto: int) -> int: ...
     def close(self) -> None: ...
 
@@ -188,34 +190,40 @@ class StagedRows:
     def __init__(self, catalog: CatalogStage) -> None:
         self._catalog = catalog
         self._keys = array("Q")
-        self._rows: list[Row] = []
+        self._rows: list[Row | PlainRows] = []
+        self._buffered = 0
+        """Rows in ``_rows`` (a ``PlainRows`` holds many)."""
         self._cut = 0
         """Rows before the keys kept here (covered by earlier checkpoints)."""
         self.count = 0
 
     def add(self, row: Row, key: Key, covered: Key) -> None:
         self._keys.append((key[0] << _KEY_SHIFT) | key[1])
-        rows = self._rows
-        rows.append(row)
-        if len(rows) >= STAGE_ROWS:
-            self._catalog.submit(_Stage(rows))
-            self._rows = []
+        self._rows.append(row)
+        self._buffered += 1
+        if self._buffered >= STAGE_ROWS:
+            self._submit()
         self.count += 1
 
-    def extend(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
-        """``add`` of many rows at once (keys in order, after those added before)."""
+    def _submit(self) -> None:
+        self._catalog.submit(_Stage(self._rows))
+        self._rows = []
+        self._buffered = 0
+
+    def extend_plain(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
+        """``PendingRows.extend_plain``: the rows go to the staging as one ``PlainRows``
+        (its own, cheaper statement)."""
         self._keys.extend([(volume << _KEY_SHIFT) | at for volume, at in keys])
-        self._rows += rows
+        self._rows.append(PlainRows(rows))  # type: ignore[arg-type]
+        self._buffered += len(rows)
         self.count += len(rows)
-        if len(self._rows) >= STAGE_ROWS:
-            self._catalog.submit(_Stage(self._rows))
-            self._rows = []
+        if self._buffered >= STAGE_ROWS:
+            self._submit()
 
     def cut(self, covered: Key) -> Publish:
         """Stage what is buffered; publish everything at or before ``covered``."""
         if self._rows:
-            self._catalog.submit(_Stage(self._rows))
-            self._rows = []
+            self._submit()
         n = bisect.bisect_right(self._keys, _pack(covered))
         del self._keys[:n]
         self._cut += n

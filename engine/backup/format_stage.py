@@ -153,7 +153,7 @@ class FormatStage:
                 rows.append((*head, part, record, offset, *tail))  # type: ignore[misc]
                 keys.append((volume, record * size_of + offset + member[0]))  # type: ignore[operator]
                 stored += head[2]  # type: ignore[index]
-            self.pending.extend(rows, keys, (volume, out.records * size_of))
+            self.pending.extend_plain(rows, keys, (volume, out.records * size_of))
             self.counters.files += done
             self.counters.bytes += stored
         if done < len(members):

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from engine.catalog.db import CatalogError
 from engine.catalog.files_model import FileRow
 from engine.catalog.files_store import FilesStore, _insert_sql
-from engine.catalog.row_staging import TABLE, RowStaging, StagingPlan
+from engine.catalog.row_staging import TABLE, RowStaging, StagingPlan, row_count
 from engine.child_process import ChildGone, PickleChild
 
 __all__ = ["TABLE", "DeferredStaging", "FileStaging", "StagingChild", "staging_plan"]
@@ -185,7 +185,7 @@ class DeferredStaging:
         return self._real
 
     def stage(self, rows: list[FileRow | tuple[Any, ...]]) -> int:
-        return self._open(len(rows)).stage(rows)
+        return self._open(row_count(rows)).stage(rows)
 
     def publish(self, upto: int) -> int:
         return self._open(0).publish(upto)

@@ -16,15 +16,40 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
-from engine.catalog.files_model import FileRow, row_params
+from engine.catalog.files_model import FileRow, normalize, row_params, split_path
 from engine.catalog.head import SQLITE_PRAGMAS
 from engine.child_process import serve_stdio
 
 TABLE = "tapir_staged_files"
+PLAIN_NULLS = frozenset(
+    {
+        "change",
+        "link_target",
+        "link_group",
+        "exception_category",
+        "exception_code",
+        "exception_sentence",
+        "exception_offset",
+    }
+)
+"""The columns a ``PlainRows`` row leaves NULL."""
+PLAIN_BLOBS = ("checksum",)
+"""Its byte-string columns besides the path's parent and name."""
+
+
+class PlainRows(list):  # type: ignore[type-arg]
+    """Rows (tuples of ``FileRow``'s fields) of clean regular files stored whole in a full
+    backup: no link, no exception, no change. Staged with their own statement: NULL written
+    in the SQL, byte strings bound as ``bytearray``. Why: ``sqlite3`` binds ``None`` and
+    ``bytes`` through its adapter lookup, ~0.3 us each against ~0.06 for an int, which was
+    two thirds of staging a row (11 of its 27 values)."""
+
+    __slots__ = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +66,11 @@ class StagingPlan:
     change_at: int
 
 
+def row_count(rows: Iterable[object]) -> int:
+    """Rows in a ``stage`` argument (a ``PlainRows`` counts its rows)."""
+    return sum(len(r) if type(r) is PlainRows else 1 for r in rows)  # type: ignore[arg-type]
+
+
 class RowStaging:
     """One session's staged rows on ``conn`` (module docstring). One thread at a time.
     Staged rows are numbered from 1 in the order they came; ``publish(upto)`` makes rows
@@ -50,14 +80,14 @@ class RowStaging:
         self._conn = conn
         self.session_id, self.run_id, self.plan = session_id, run_id, plan
         columns = plan.columns
-        self._stage_sql = plan.insert_sql.replace(
-            "INSERT INTO files ", f"INSERT INTO temp.{TABLE} ", 1
-        )
+        into = f"INSERT INTO temp.{TABLE} "
+        self._stage_sql = plan.insert_sql.replace("INSERT INTO files ", into, 1)
         self._publish_sql = (
             f"INSERT INTO files ({columns}) SELECT {columns} FROM temp.{TABLE} "
             "WHERE seq <= ? ORDER BY seq"
         )
         self._forget_sql = f"DELETE FROM temp.{TABLE} WHERE seq <= ?"
+        self._plain_sql, self._plain_values = _plain_statement(into, plan)
         self.staged = 0
         self.published = 0
         with self._tx("BEGIN"):
@@ -68,26 +98,40 @@ class RowStaging:
     def _tx(self, begin: str) -> _Transaction:
         return _Transaction(self._conn, begin)
 
-    def stage(self, rows: Iterable[FileRow | tuple[Any, ...]]) -> int:
-        """Insert rows (``FileRow`` or the tuple of its fields) after those staged before;
-        they stay invisible until published. Returns how many."""
+    def stage(self, rows: Iterable[FileRow | tuple[Any, ...] | PlainRows]) -> int:
+        """Insert rows (``FileRow``, the tuple of its fields, or a ``PlainRows`` of them)
+        after those staged before, in order; they stay invisible until published. Returns
+        how many."""
         plan, run_id, session_id = self.plan, self.run_id, self.session_id
         tuple_at, change_at = plan.tuple_at, plan.change_at
-        params = [
-            row_params(
-                row if type(row) is tuple else _as_tuple(row),
-                tuple_at,
-                change_at,
-                run_id,
-                session_id,
-            )
-            for row in rows
-        ]
-        if params:
-            with self._tx("BEGIN"):
-                self._conn.executemany(self._stage_sql, params)
-            self.staged += len(params)
-        return len(params)
+        conn = self._conn
+        count = 0
+        general: list[tuple[Any, ...]] = []
+        with self._tx("BEGIN"):
+            for row in rows:
+                if type(row) is PlainRows:
+                    if general:
+                        conn.executemany(self._stage_sql, general)
+                        count += len(general)
+                        general = []
+                    values = self._plain_values
+                    conn.executemany(self._plain_sql, [values(r, session_id, run_id) for r in row])
+                    count += len(row)
+                    continue
+                general.append(
+                    row_params(
+                        row if type(row) is tuple else _as_tuple(row),  # type: ignore[arg-type]
+                        tuple_at,
+                        change_at,
+                        run_id,
+                        session_id,
+                    )
+                )
+            if general:
+                conn.executemany(self._stage_sql, general)
+                count += len(general)
+        self.staged += count
+        return count
 
     def publish(self, upto: int) -> int:
         """Make staged rows up to number ``upto`` part of the catalog, in one transaction
@@ -110,6 +154,37 @@ class RowStaging:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         conn.execute(f"DROP TABLE IF EXISTS temp.{TABLE}")
+
+
+def _plain_statement(
+    into: str, plan: StagingPlan
+) -> tuple[str, Callable[[tuple[Any, ...], int, int], tuple[Any, ...]]]:
+    """The INSERT of ``PlainRows`` and the function making one row's parameters: session,
+    run, parent, name and the checksum (as ``bytearray``) first, then the other values."""
+    columns = [c.strip() for c in plan.columns.split(",")]
+    fields = dict(zip(columns[4:], plan.tuple_at, strict=True))
+    blobs = [c for c in PLAIN_BLOBS if c in fields]
+    rest = [c for c in columns[4:] if c not in PLAIN_NULLS and c not in blobs]
+    nulls = [c for c in columns[4:] if c in PLAIN_NULLS]
+    order = [*columns[:4], *blobs, *rest, *nulls]
+    marks = ["?"] * (4 + len(blobs) + len(rest)) + ["NULL"] * len(nulls)
+    sql = f"{into}({', '.join(order)}) VALUES ({', '.join(marks)})"
+    blob_at = [fields[c] for c in blobs]
+    (checksum_at,) = blob_at
+    pick = itemgetter(*(fields[c] for c in rest))
+
+    def values(row: tuple[Any, ...], session_id: int, run_id: int) -> tuple[Any, ...]:
+        parent, name = split_path(normalize(row[0]))
+        return (
+            session_id,
+            run_id,
+            bytearray(parent),
+            bytearray(name),
+            bytearray(row[checksum_at]),
+            *pick(row),
+        )
+
+    return sql, values
 
 
 def _as_tuple(row: FileRow) -> tuple[Any, ...]:
@@ -166,4 +241,8 @@ def _serve(path: str, session_id: int, run_id: int) -> None:
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    # run from the package's module, not ``__main__``: the ``PlainRows`` the parent pickles
+    # are that module's class
+    from engine.catalog import row_staging
+
+    row_staging._serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

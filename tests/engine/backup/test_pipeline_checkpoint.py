@@ -12,6 +12,7 @@ from engine.backup import checkpoint
 from engine.backup.checkpoint import CatalogStage, PendingRows
 from engine.backup.write_stage import WriteStage
 from engine.catalog.files_model import Change, FileRow
+from engine.catalog.row_staging import PlainRows, row_count
 
 
 def test_rows_are_released_only_up_to_the_covered_position(monkeypatch) -> None:
@@ -152,9 +153,13 @@ class RecordingStaging:
         self.published = 0
         self.closed = False
 
-    def stage(self, rows: list[FileRow]) -> int:
-        self.staged += [r.path for r in rows]
-        return len(rows)
+    def stage(self, rows: list[FileRow | PlainRows]) -> int:
+        for row in rows:
+            if isinstance(row, PlainRows):
+                self.staged += [plain[0] for plain in row]
+            else:
+                self.staged.append(row.path)
+        return row_count(rows)
 
     def publish(self, upto: int) -> int:
         added, self.published = upto - self.published, upto
@@ -180,3 +185,23 @@ def test_staged_rows_go_ahead_but_are_published_only_when_covered(monkeypatch) -
     assert staging.staged == [b"/a/%d" % i for i in range(10)]  # all staged, in order
     assert staging.published == 9 and stage.committed == 9 and staging.closed
     assert len(pending) == 1
+
+
+def test_plain_rows_are_staged_as_one_chunk_and_counted_one_by_one(monkeypatch) -> None:
+    monkeypatch.setattr(checkpoint, "STAGE_ROWS", 4)
+    staging = RecordingStaging()
+    stage = CatalogStage(None, staging=staging)
+    points = checkpoint.Checkpoints(1 << 40, 1e9, lambda: None, stage)
+    pending = points.pending
+    assert isinstance(pending, checkpoint.StagedRows)
+    pending.add(FileRow(b"/a/0", "file"), (0, 100), (0, 0))
+    plain = [(b"/a/%d" % i,) for i in range(1, 6)]  # members 1-5 end at 200..600
+    pending.extend_plain(plain, [(0, 100 * (i + 1)) for i in range(1, 6)], (0, 0))
+    assert len(pending) == 6
+    pending.add(FileRow(b"/a/6", "file"), (0, 700), (0, 0))
+    stage.submit(pending.cut((0, 450)))  # members 0-3
+    assert len(pending) == 3
+    stage.submit(pending.cut((0, 700)))
+    stage.close()
+    assert staging.staged == [b"/a/%d" % i for i in range(7)]
+    assert staging.published == 7 and stage.committed == 7

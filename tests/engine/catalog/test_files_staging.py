@@ -5,16 +5,18 @@ a bad row fails its publish as a whole, and what was never published is gone aft
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 
 import pytest
 
 from engine.catalog.db import Catalog, CatalogError
-from engine.catalog.files_model import FileRow
+from engine.catalog.files_model import Change, FileRow
 from engine.catalog.files_staging import FileStaging, StagingChild
 from engine.catalog.files_store import FilesStore, UnknownSession
 from engine.catalog.jobs_store import JobsStore
+from engine.catalog.row_staging import PlainRows
 from tests.engine.catalog.test_files_store import NON_UTF8, ROOT, stored
 
 
@@ -112,3 +114,39 @@ def test_deferred_staging_starts_a_child_only_for_many_rows(
     assert files.count(run.id) == first
     with pytest.raises(UnknownSession):
         FileStaging.deferred(files, 999)
+
+
+def test_plain_rows_are_staged_in_order_with_the_general_ones(
+    jobs: JobsStore, files: FilesStore, job: int, where: str
+) -> None:
+    """``PlainRows`` (engine/catalog/row_staging.py) take their own statement: the same
+    rows come back, byte strings and NULLs included, in the order they were staged."""
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = opened(files, session, run.id, where)
+
+    def plain_row(path: bytes, record: int) -> FileRow:
+        row = stored(path, record=record, change=None)
+        return dataclasses.replace(row, checksum=bytes([record]) * 16)
+
+    def plain(path: bytes, record: int) -> tuple[object, ...]:
+        row = plain_row(path, record)
+        return tuple(getattr(row, f) for f in row.__dataclass_fields__)
+
+    first = PlainRows([plain(ROOT + b"/p%d" % i, i) for i in range(3)])
+    second = PlainRows([plain(NON_UTF8, 9)])
+    assert staging.stage([first, stored(ROOT + b"/general"), second]) == 5
+    assert staging.publish(4) == 4  # the first four in staging order
+    assert files.lookup(NON_UTF8, run.id) is None
+    assert staging.publish(5) == 1
+    staging.close()
+    rows = {r.path: r for r in files.descendants(run.id, ROOT)}
+    rows[NON_UTF8] = files.lookup(NON_UTF8, run.id)  # type: ignore[assignment]
+    for i in range(3):
+        got = rows[ROOT + b"/p%d" % i]
+        want = plain_row(ROOT + b"/p%d" % i, i)
+        assert got.checksum == want.checksum and type(got.checksum) is bytes
+        assert (got.size, got.uname, got.record, got.offset, got.part) == (10, "ann", i, 512, 1)
+        assert got.change is None and got.exception_category is None and got.link_target is None
+    assert rows[ROOT + b"/general"].change is Change.ADDED
+    assert rows[NON_UTF8].record == 9
