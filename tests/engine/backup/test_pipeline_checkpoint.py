@@ -169,13 +169,19 @@ class RecordingStaging:
         self.closed = True
 
 
-def test_staged_rows_go_ahead_but_are_published_only_when_covered(monkeypatch) -> None:
+def _staged(monkeypatch) -> tuple[RecordingStaging, CatalogStage, checkpoint.StagedRows]:
+    """A staging catalog stage taking 4 rows per staging call, and its pending rows."""
     monkeypatch.setattr(checkpoint, "STAGE_ROWS", 4)
     staging = RecordingStaging()
     stage = CatalogStage(None, staging=staging)
     points = checkpoint.Checkpoints(1 << 40, 1e9, lambda: None, stage)
     pending = points.pending
     assert isinstance(pending, checkpoint.StagedRows)
+    return staging, stage, pending
+
+
+def test_staged_rows_go_ahead_but_are_published_only_when_covered(monkeypatch) -> None:
+    staging, stage, pending = _staged(monkeypatch)
     for i in range(10):  # member i ends at byte 100 * i of part 0, then part 1
         pending.add(FileRow(b"/a/%d" % i, "file"), (i // 8, 100 * i), (0, 0))
     stage.submit(pending.cut((0, 350)))  # members 0-3 end at or before 350
@@ -188,12 +194,7 @@ def test_staged_rows_go_ahead_but_are_published_only_when_covered(monkeypatch) -
 
 
 def test_plain_rows_are_staged_as_one_chunk_and_counted_one_by_one(monkeypatch) -> None:
-    monkeypatch.setattr(checkpoint, "STAGE_ROWS", 4)
-    staging = RecordingStaging()
-    stage = CatalogStage(None, staging=staging)
-    points = checkpoint.Checkpoints(1 << 40, 1e9, lambda: None, stage)
-    pending = points.pending
-    assert isinstance(pending, checkpoint.StagedRows)
+    staging, stage, pending = _staged(monkeypatch)
     pending.add(FileRow(b"/a/0", "file"), (0, 100), (0, 0))
     plain = [(b"/a/%d" % i,) for i in range(1, 6)]  # members 1-5 end at 200..600
     pending.extend_plain(plain, [(0, 100 * (i + 1)) for i in range(1, 6)], (0, 0))
