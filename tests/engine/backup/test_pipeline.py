@@ -268,3 +268,41 @@ def test_power_loss_before_a_checkpoint_leaves_only_flushed_files_in_the_catalog
     medium = CatalogMediaStore(site.catalog()).get_medium(out.volumes[0])
     assert medium.state is MediaState.SUSPECT  # the drive never answered again: not trusted
     assert "stopped answering while writing" in medium.state_reason
+
+
+def test_a_read_worker_that_dies_mid_backup_leaves_its_files_to_the_reader_thread(
+    tmp_path: Path, site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker process is killed (SIGKILL) as its reader sends it the third run: that
+    run and every later one of that reader go through the in-process path, and the backup
+    is complete and byte-identical."""
+    import signal
+
+    from engine.backup.read_worker import ReadWorker
+
+    src = tmp_path / "src"
+    for d in range(4):
+        (src / f"d{d}").mkdir(parents=True)
+        for i in range(200):
+            (src / f"d{d}" / f"f{i:03d}").write_bytes(os.urandom(500 + i * 7))
+    calls: list[int] = []
+    real = ReadWorker.run_plain
+
+    def dying(self: ReadWorker, request: object) -> object:
+        calls.append(self._child.proc.pid)
+        if len(calls) == 3:
+            os.kill(self._child.proc.pid, signal.SIGKILL)
+            self._child.proc.wait()
+        return real(self, request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ReadWorker, "run_plain", dying)
+    out = run_backup(spec(src, 0), site, actor="test")
+    assert out.status is CompletionStatus.COMPLETED, out.error
+    assert out.counters.files == 800 and len(calls) > 3
+    killed = calls[2]
+    assert calls[3:] and killed not in calls[3:]  # never asked again; the other one was
+    archive = write_tape_file(tmp_path / "state", out.volumes[0], 1, tmp_path / "s.tar")
+    extract("gnutar", [archive], tmp_path / "dst")
+    assert differences(src, tmp_path / "dst") == []
+    rows = FilesStore(site.catalog()).descendants(out.run_id, os.fsencode(src))
+    assert len([r for r in rows if r.kind == "file"]) == 800
