@@ -39,8 +39,9 @@ from array import array
 from collections.abc import Callable, Iterator
 from typing import IO, Any, Protocol
 
+from engine.backup.rows import ROW_TAILS
 from engine.catalog.files_model import FileRow
-from engine.catalog.row_staging import PlainRows
+from engine.catalog.row_staging import PlainBlob, PlainRows
 
 Key = tuple[int, int]
 """(volume part index from 0, byte position in the part)."""
@@ -109,6 +110,16 @@ class PendingRows:
         if len(self._rows) >= SPILL_ROWS:
             self._spill_upto(covered)
 
+    def extend_blob(self, rows: PlainBlob, keys: list[Key], covered: Key) -> None:
+        """``extend_plain`` of rows a reader worker pickled (row_staging.PlainBlob)."""
+        tail = ROW_TAILS[None]
+        part = rows.part
+        full = [
+            (*head, part, record, offset, *tail)
+            for head, (record, offset) in zip(rows.heads(), rows.placed, strict=True)
+        ]
+        self.extend_plain(full, keys, covered)
+
     def extend_plain(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
         """``add`` of many rows at once (keys in order, after those added before), each of
         a clean regular file stored whole (row_staging.PlainRows)."""
@@ -159,7 +170,7 @@ def _covered_count(keys: list[Key], covered: Key) -> int:
 class Staging(Protocol):
     """What ``StagedRows`` needs of the catalog (engine/catalog/files_staging.FileStaging)."""
 
-    def stage(self, rows: list[Row | PlainRows]) -> int: ...
+    def stage(self, rows: list[Row | PlainRows | PlainBlob]) -> int: ...
     def publish(self, upto: int) -> int: ...
     def close(self) -> None: ...
 
@@ -190,7 +201,7 @@ class StagedRows:
     def __init__(self, catalog: CatalogStage) -> None:
         self._catalog = catalog
         self._keys = array("Q")
-        self._rows: list[Row | PlainRows] = []
+        self._rows: list[Row | PlainRows | PlainBlob] = []
         self._buffered = 0
         """Rows in ``_rows`` (a ``PlainRows`` holds many)."""
         self._cut = 0
@@ -209,6 +220,15 @@ class StagedRows:
         self._catalog.submit(_Stage(self._rows))
         self._rows = []
         self._buffered = 0
+
+    def extend_blob(self, rows: PlainBlob, keys: list[Key], covered: Key) -> None:
+        """``PendingRows.extend_blob``: the blob goes to the staging as it came."""
+        self._keys.extend([(volume << _KEY_SHIFT) | at for volume, at in keys])
+        self._rows.append(rows)  # type: ignore[arg-type]
+        self._buffered += len(rows.placed)
+        self.count += len(rows.placed)
+        if self._buffered >= STAGE_ROWS:
+            self._submit()
 
     def extend_plain(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
         """``PendingRows.extend_plain``: the rows go to the staging as one ``PlainRows``

@@ -27,6 +27,7 @@ from engine.backup.rows import ROW_TAILS, deletion_entry, file_row, plain_file_r
 from engine.backup.scan import FileEntry, Kind
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
+from engine.catalog.row_staging import PlainBlob
 from engine.format.index import IndexEntry
 from engine.format.members import MemberKind, member_from_stat
 from engine.format.writer import ArchiveWriter
@@ -134,8 +135,8 @@ class FormatStage:
 
     def _add_laid(self, run: LaidRun) -> None:
         """A stretch of members a worker laid out (plain_runs.py): copied a record's worth
-        at a time, their rows completed with the positions; past early warning the rest go
-        one by one (``add_worked``, else the general path)."""
+        at a time, their rows kept as the worker pickled them, with their positions; past
+        early warning the rest go one by one (``add_worked``, else the general path)."""
         writer, members = self.writer, run.members
         placed = writer.add_laid(run.view, members)
         done = len(placed)
@@ -143,19 +144,23 @@ class FormatStage:
             out = writer.out
             size_of = out.record_size
             volume = writer.volume
-            part = volume + 1
-            tail = ROW_TAILS[None]
-            rows = []
-            keys = []
-            stored = 0
-            for member, (record, offset) in zip(members, placed, strict=False):
-                head = member[4]
-                rows.append((*head, part, record, offset, *tail))  # type: ignore[misc]
-                keys.append((volume, record * size_of + offset + member[0]))  # type: ignore[operator]
-                stored += head[2]  # type: ignore[index]
-            self.pending.extend_plain(rows, keys, (volume, out.records * size_of))
+            keys = [
+                (volume, record * size_of + offset + member[0])  # type: ignore[operator]
+                for member, (record, offset) in zip(members, placed, strict=False)
+            ]
+            covered = (volume, out.records * size_of)
+            if done == len(members):
+                self.pending.extend_blob(PlainBlob(run.blob, volume + 1, placed), keys, covered)
+            else:
+                tail = ROW_TAILS[None]
+                part = volume + 1
+                rows = [
+                    (*head, part, record, offset, *tail)
+                    for head, (record, offset) in zip(run.heads(), placed, strict=False)
+                ]
+                self.pending.extend_plain(rows, keys, covered)
             self.counters.files += done
-            self.counters.bytes += stored
+            self.counters.bytes += sum(member[4] for member in members[:done])  # type: ignore[misc]
         if done < len(members):
             at = sum(m[0] for m in members[:done])  # type: ignore[misc]
             for index in range(done, len(members)):

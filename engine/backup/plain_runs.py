@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING
+import pickle
+from typing import TYPE_CHECKING, Any
 
 from engine.backup.exceptions import ItemException
 from engine.backup.scan import Kind, PlainRun, entry_at
@@ -46,26 +47,37 @@ tail; catalog row head; atime_ns)."""
 
 
 class LaidRun:
-    """Members a worker laid out back to back: ``view`` holds them all, in order."""
+    """Members a worker laid out back to back: ``view`` holds them all, in order; ``blob``
+    their catalog row heads, pickled by the worker (read_worker ``_Reader.run``)."""
 
-    __slots__ = ("members", "view")
+    __slots__ = ("_heads", "blob", "members", "view")
 
-    def __init__(self, view: memoryview, members: list[list[object]]) -> None:
+    def __init__(self, view: memoryview, members: list[list[object]], blob: bytes) -> None:
         self.view = view
         self.members = members
         """read_worker.RunMember each: [member length, header length, index line head, tail,
-        catalog row head, atime_ns]."""
+        file size, atime_ns]."""
+        self.blob = blob
+        self._heads: list[tuple[Any, ...]] | None = None
+
+    def heads(self) -> list[tuple[Any, ...]]:
+        """The row heads, unpickled (only when a member takes a slower path)."""
+        if self._heads is None:
+            self._heads = pickle.loads(self.blob)
+            if len(self._heads) != len(self.members):
+                raise ValueError("a laid run's rows and members differ in number")
+        return self._heads
 
     def laid(self, index: int, at: int) -> Laid:
         """Member ``index``, which starts at ``at`` in ``view``, on its own."""
-        length, header, head, tail, row, atime = self.members[index]
+        length, header, head, tail, size, atime = self.members[index]
         data_at = at + header  # type: ignore[operator]
         return (
             self.view[at : at + length],  # type: ignore[operator]
-            self.view[data_at : data_at + row[2]],  # type: ignore[index,operator]
+            self.view[data_at : data_at + size],  # type: ignore[operator]
             head,  # type: ignore[return-value]
             tail,
-            row,
+            self.heads()[index],
             atime,
         )
 
@@ -121,16 +133,18 @@ class RunReaderStage(ReaderStage):
             super()._prepare_batch(index, batch)
             return
         at = start_used = batch.used  # the worker lays the members out from here
-        taken = self._by_worker_run(index, batch, run)
+        answer = self._by_worker_run(index, batch, run)
+        taken, blobs = answer if answer is not None else (None, [])
         items: list[Item | LaidRun] = []
         buffer = batch.buffer
         stretch: list[list[object]] = []
         start = at
+        stretches = iter(blobs)
         for i, name in enumerate(run.names):
             laid = taken[i] if taken is not None else None
             if laid is None:
                 if stretch:
-                    items.append(LaidRun(buffer[start:at], stretch))  # type: ignore[index]
+                    items.append(LaidRun(buffer[start:at], stretch, next(stretches)))  # type: ignore[index]
                     stretch = []
                 items.append(self._other(batch, run, name))
                 continue
@@ -139,7 +153,7 @@ class RunReaderStage(ReaderStage):
             stretch.append(laid)
             at += laid[0]  # type: ignore[operator]
         if stretch:
-            items.append(LaidRun(buffer[start:at], stretch))  # type: ignore[index]
+            items.append(LaidRun(buffer[start:at], stretch, next(stretches)))  # type: ignore[index]
         late = sum(1 for i in items if type(i) is Item and i.late)
         if taken is None:
             read = sum(1 for i in items if type(i) is Item and i.data is not None)
@@ -151,8 +165,9 @@ class RunReaderStage(ReaderStage):
 
     def _by_worker_run(
         self, index: int, batch: Batch, run: PlainRun
-    ) -> list[list[object] | None] | None:
-        """The worker's answer for the run, or None: every name in-process."""
+    ) -> tuple[list[list[object] | None], list[bytes]] | None:
+        """The worker's answer for the run (a member or None per name, the row heads per
+        stretch), or None: every name in-process."""
         buffer, pool = batch.buffer, self.pool
         if buffer is None or pool is None or self.workers_after is None or not self.lean:
             return None
@@ -179,7 +194,7 @@ class RunReaderStage(ReaderStage):
             in_use,
         )
         try:
-            taken, used = worker.run_plain(request)  # type: ignore[arg-type]
+            taken, used, blobs = worker.run_plain(request)  # type: ignore[arg-type]
         except ChildGone:
             self._workers[index] = None
             self._worker_failed[index] = True
@@ -188,7 +203,7 @@ class RunReaderStage(ReaderStage):
                 worker.close()
             return None
         batch.used += used
-        return taken
+        return taken, blobs
 
     def _other(self, batch: Batch, run: PlainRun, name: str) -> Item:
         """A name the worker did not take, as the walk and the reader stage would have it."""

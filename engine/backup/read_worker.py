@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import pickle
 import stat as stat_mod
 import sys
 
@@ -70,8 +71,9 @@ buffer, room there, largest file taken, (st_dev, st_ino) of the files open for w
 when they are the ones the worker was sent last, so that a busy system's thousands of open
 files cross the pipe once per in-use snapshot, not once per run)."""
 RunMember = list[object] | None
-"""[member length (header, data, padding), header length, index line head and tail, catalog
-row head, atime_ns] of a name taken, in the order the members lie; None: not taken."""
+"""[member length (header, data, padding), header length, index line head and tail, file
+size, atime_ns] of a name taken, in the order the members lie; None: not taken. The catalog
+row heads come apart, pickled per stretch (``_Reader.run``)."""
 Result = list[object] | None
 """[pax header, index line head and tail, catalog row head, atime_ns], or None: take the
 file in-process. The header is its length (an int) when it was written into the buffer
@@ -146,23 +148,36 @@ class _Reader:
             placed = len(header)
         return [placed, head, tail, row, st.st_atime_ns]
 
-    def run(self, request: RunRequest) -> tuple[list[RunMember], int]:
+    def run(self, request: RunRequest) -> tuple[list[RunMember], int, list[bytes]]:
         """Lay out a plain run's members (module docstring); returns one ``RunMember`` per
-        name and the bytes used from the offset."""
+        name, the bytes used from the offset, and per stretch of members taken one after
+        the other the pickled list of their catalog row heads (handed through the backup
+        process to the catalog staging untouched: engine/catalog/row_staging.PlainBlob)."""
         _, directory, prefix, names, offset, room, largest, in_use = request
         if in_use is None:
             in_use = self.in_use
         self.in_use = in_use
         at, end = offset, offset + room
         taken: list[RunMember] = []
+        blobs: list[bytes] = []
+        rows: list[object] = []
         parent = os.fsencode(directory)
         for name in names:
             raw = os.fsencode(name)
             member = self._member(parent + raw, prefix + raw, at, end, largest, in_use)
-            if member is not None:
+            if member is None:
+                if rows:
+                    blobs.append(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL))
+                    rows = []
+            else:
                 at += member[0]  # type: ignore[operator]
+                row = member[4]
+                rows.append(row)
+                member[4] = row[2]  # type: ignore[index]  # the size; the row goes in the blob
             taken.append(member)
-        return taken, at - offset
+        if rows:
+            blobs.append(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL))
+        return taken, at - offset, blobs
 
     def _member(
         self,
@@ -257,12 +272,12 @@ class ReadWorker:
             raise EOFError("read worker answered for another request")
         return results
 
-    def run_plain(self, request: RunRequest) -> tuple[list[RunMember], int]:
+    def run_plain(self, request: RunRequest) -> tuple[list[RunMember], int, list[bytes]]:
         """``_Reader.run`` in the worker; raises as ``run`` does."""
-        taken, used = self._child.call(request)
+        taken, used, blobs = self._child.call(request)
         if len(taken) != len(request[3]):
             raise EOFError("read worker answered for another request")
-        return taken, used
+        return taken, used, blobs
 
     def close(self) -> None:
         self._child.close()

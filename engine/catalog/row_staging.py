@@ -14,12 +14,13 @@ The connection must be in autocommit mode (``isolation_level = None``, as db.py'
 
 from __future__ import annotations
 
+import pickle
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.catalog.files_model import FileRow, normalize, row_params, split_path
 from engine.catalog.head import SQLITE_PRAGMAS
@@ -66,9 +67,30 @@ class StagingPlan:
     change_at: int
 
 
+class PlainBlob(NamedTuple):
+    """``PlainRows`` as a reader worker process sent them (engine/backup/read_worker.py):
+    the pickled list of their row heads (``FileRow``'s fields up to the checksum), handed
+    through the backup process untouched, with the part and each row's (record, offset).
+    Why: the backup process then neither unpickles nor re-pickles a row per file."""
+
+    blob: bytes
+    part: int
+    placed: list[tuple[int, int]]
+
+    def heads(self) -> list[tuple[Any, ...]]:
+        heads: list[tuple[Any, ...]] = pickle.loads(self.blob)
+        if len(heads) != len(self.placed):
+            raise ValueError("a plain blob's rows and positions differ in number")
+        return heads
+
+
 def row_count(rows: Iterable[object]) -> int:
-    """Rows in a ``stage`` argument (a ``PlainRows`` counts its rows)."""
-    return sum(len(r) if type(r) is PlainRows else 1 for r in rows)  # type: ignore[arg-type]
+    """Rows in a ``stage`` argument (a ``PlainRows`` or ``PlainBlob`` counts its rows)."""
+    count = 0
+    for r in rows:
+        kind = type(r)
+        count += len(r) if kind is PlainRows else len(r.placed) if kind is PlainBlob else 1  # type: ignore[arg-type,attr-defined]
+    return count
 
 
 class RowStaging:
@@ -87,7 +109,7 @@ class RowStaging:
             "WHERE seq <= ? ORDER BY seq"
         )
         self._forget_sql = f"DELETE FROM temp.{TABLE} WHERE seq <= ?"
-        self._plain_sql, self._plain_values = _plain_statement(into, plan)
+        self._plain_sql, self._plain_values, self._plain_row_values = _plain_statement(into, plan)
         self.staged = 0
         self.published = 0
         with self._tx("BEGIN"):
@@ -98,8 +120,8 @@ class RowStaging:
     def _tx(self, begin: str) -> _Transaction:
         return _Transaction(self._conn, begin)
 
-    def stage(self, rows: Iterable[FileRow | tuple[Any, ...] | PlainRows]) -> int:
-        """Insert rows (``FileRow``, the tuple of its fields, or a ``PlainRows`` of them)
+    def stage(self, rows: Iterable[FileRow | tuple[Any, ...] | PlainRows | PlainBlob]) -> int:
+        """Insert rows (``FileRow``, the tuple of its fields, a ``PlainRows`` or ``PlainBlob``)
         after those staged before, in order; they stay invisible until published. Returns
         how many."""
         plan, run_id, session_id = self.plan, self.run_id, self.session_id
@@ -109,14 +131,15 @@ class RowStaging:
         general: list[tuple[Any, ...]] = []
         with self._tx("BEGIN"):
             for row in rows:
-                if type(row) is PlainRows:
+                kind = type(row)
+                if kind is PlainRows or kind is PlainBlob:
                     if general:
                         conn.executemany(self._stage_sql, general)
                         count += len(general)
                         general = []
-                    values = self._plain_values
-                    conn.executemany(self._plain_sql, [values(r, session_id, run_id) for r in row])
-                    count += len(row)
+                    plain = self._plain_params(row)  # type: ignore[arg-type]
+                    conn.executemany(self._plain_sql, plain)
+                    count += len(plain)
                     continue
                 general.append(
                     row_params(
@@ -132,6 +155,17 @@ class RowStaging:
                 count += len(general)
         self.staged += count
         return count
+
+    def _plain_params(self, rows: PlainRows | PlainBlob) -> list[tuple[Any, ...]]:
+        values, session_id, run_id = self._plain_values, self.session_id, self.run_id
+        if type(rows) is PlainBlob:
+            part = rows.part
+            return [
+                values(head, part, record, offset, session_id, run_id)
+                for head, (record, offset) in zip(rows.heads(), rows.placed, strict=True)
+            ]
+        row_values = self._plain_row_values
+        return [row_values(r, session_id, run_id) for r in rows]
 
     def publish(self, upto: int) -> int:
         """Make staged rows up to number ``upto`` part of the catalog, in one transaction
@@ -156,24 +190,34 @@ class RowStaging:
         conn.execute(f"DROP TABLE IF EXISTS temp.{TABLE}")
 
 
+PLACED = ("part", "record", "offset")
+"""The position columns, bound from the arguments of a plain row's ``values`` (a
+``PlainBlob`` carries them beside its row heads)."""
+
+
 def _plain_statement(
     into: str, plan: StagingPlan
-) -> tuple[str, Callable[[tuple[Any, ...], int, int], tuple[Any, ...]]]:
-    """The INSERT of ``PlainRows`` and the function making one row's parameters: session,
-    run, parent, name and the checksum (as ``bytearray``) first, then the other values."""
-    columns = [c.strip() for c in plan.columns.split(",")]
+) -> tuple[str, Callable[..., tuple[Any, ...]], Callable[..., tuple[Any, ...]]]:
+    """The INSERT of plain rows and the function making one row's parameters from the row's
+    fields up to the checksum (a row head) and its position, and the same from a whole row:
+    session, run, parent, name and the checksum (as ``bytearray``) first, then the other
+    values, then part, record and offset."""
+    columns = [c.strip().strip('"') for c in plan.columns.split(",")]
+    quoted = [c.strip() for c in plan.columns.split(",")]
     fields = dict(zip(columns[4:], plan.tuple_at, strict=True))
     blobs = [c for c in PLAIN_BLOBS if c in fields]
-    rest = [c for c in columns[4:] if c not in PLAIN_NULLS and c not in blobs]
+    rest = [c for c in columns[4:] if c not in PLAIN_NULLS and c not in blobs and c not in PLACED]
     nulls = [c for c in columns[4:] if c in PLAIN_NULLS]
-    order = [*columns[:4], *blobs, *rest, *nulls]
-    marks = ["?"] * (4 + len(blobs) + len(rest)) + ["NULL"] * len(nulls)
-    sql = f"{into}({', '.join(order)}) VALUES ({', '.join(marks)})"
-    blob_at = [fields[c] for c in blobs]
-    (checksum_at,) = blob_at
+    order = [*columns[:4], *blobs, *rest, *PLACED, *nulls]
+    names = {c: q for c, q in zip(columns, quoted, strict=True)}
+    marks = ["?"] * (4 + len(blobs) + len(rest) + len(PLACED)) + ["NULL"] * len(nulls)
+    sql = f"{into}({', '.join(names[c] for c in order)}) VALUES ({', '.join(marks)})"
+    (checksum_at,) = [fields[c] for c in blobs]
     pick = itemgetter(*(fields[c] for c in rest))
 
-    def values(row: tuple[Any, ...], session_id: int, run_id: int) -> tuple[Any, ...]:
+    def values(
+        row: tuple[Any, ...], part: int, record: int, offset: int, session_id: int, run_id: int
+    ) -> tuple[Any, ...]:
         parent, name = split_path(normalize(row[0]))
         return (
             session_id,
@@ -182,9 +226,17 @@ def _plain_statement(
             bytearray(name),
             bytearray(row[checksum_at]),
             *pick(row),
+            part,
+            record,
+            offset,
         )
 
-    return sql, values
+    part_at, record_at, offset_at = (fields[c] for c in PLACED)
+
+    def row_values(row: tuple[Any, ...], session_id: int, run_id: int) -> tuple[Any, ...]:
+        return values(row, row[part_at], row[record_at], row[offset_at], session_id, run_id)
+
+    return sql, values, row_values
 
 
 def _as_tuple(row: FileRow) -> tuple[Any, ...]:

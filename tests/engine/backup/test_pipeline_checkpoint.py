@@ -4,6 +4,7 @@ thread)."""
 
 from __future__ import annotations
 
+import pickle
 import threading
 
 import pytest
@@ -12,7 +13,7 @@ from engine.backup import checkpoint
 from engine.backup.checkpoint import CatalogStage, PendingRows
 from engine.backup.write_stage import WriteStage
 from engine.catalog.files_model import Change, FileRow
-from engine.catalog.row_staging import PlainRows, row_count
+from engine.catalog.row_staging import PlainBlob, PlainRows, row_count
 
 
 def test_rows_are_released_only_up_to_the_covered_position(monkeypatch) -> None:
@@ -153,10 +154,12 @@ class RecordingStaging:
         self.published = 0
         self.closed = False
 
-    def stage(self, rows: list[FileRow | PlainRows]) -> int:
+    def stage(self, rows: list[FileRow | PlainRows | PlainBlob]) -> int:
         for row in rows:
             if isinstance(row, PlainRows):
                 self.staged += [plain[0] for plain in row]
+            elif isinstance(row, PlainBlob):
+                self.staged += [head[0] for head in row.heads()]
             else:
                 self.staged.append(row.path)
         return row_count(rows)
@@ -206,3 +209,36 @@ def test_plain_rows_are_staged_as_one_chunk_and_counted_one_by_one(monkeypatch) 
     stage.close()
     assert staging.staged == [b"/a/%d" % i for i in range(7)]
     assert staging.published == 7 and stage.committed == 7
+
+
+def _blob(paths: list[bytes]) -> PlainBlob:
+    """Row heads as a reader worker pickles them (FileRow's fields up to the checksum)."""
+    heads = [(p, "file", 7, 0o100644, 0, 0, "root", "root", 1, 2, 3, 4, 1, None, None, bytes(16))
+             for p in paths]  # fmt: skip
+    placed = [(i, 512 * i) for i in range(len(paths))]
+    return PlainBlob(pickle.dumps(heads), 2, placed)
+
+
+def test_blob_rows_stay_one_blob_to_the_staging_and_count_one_by_one(monkeypatch) -> None:
+    staging, stage, pending = _staged(monkeypatch)
+    pending.add(FileRow(b"/a/0", "file"), (0, 100), (0, 0))
+    blob = _blob([b"/a/%d" % i for i in range(1, 6)])  # members 1-5 end at 200..600
+    pending.extend_blob(blob, [(0, 100 * (i + 1)) for i in range(1, 6)], (0, 0))
+    assert len(pending) == 6
+    stage.submit(pending.cut((0, 450)))  # members 0-3
+    assert len(pending) == 2
+    stage.submit(pending.cut((0, 600)))
+    stage.close()
+    assert staging.staged == [b"/a/%d" % i for i in range(6)]
+    assert staging.published == 6
+
+
+def test_blob_rows_become_whole_rows_for_a_catalog_without_staging() -> None:
+    pending = PendingRows()
+    pending.extend_blob(_blob([b"/b/x", b"/b/y"]), [(0, 100), (0, 200)], (0, 0))
+    rows = [r for batch in pending.cut((0, 150)).batches() for r in batch]
+    assert [(r.path, r.part, r.record, r.offset, r.size, r.checksum) for r in rows] == [
+        (b"/b/x", 2, 0, 0, 7, bytes(16))
+    ]
+    (rest,) = [r for batch in pending.cut((0, 200)).batches() for r in batch]
+    assert (rest.path, rest.record, rest.offset, rest.change) == (b"/b/y", 1, 512, None)

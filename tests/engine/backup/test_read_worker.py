@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import pickle
 from pathlib import Path
 
 import xxhash
@@ -104,19 +105,25 @@ def test_a_plain_run_is_laid_out_back_to_back_and_the_rest_left_in_order(
     buffer[:] = b"\xff" * len(buffer)
     request = ("run", f"{src}/", b"dir/", names, 1024, 8192, 4096,
                frozenset({(busy.st_dev, busy.st_ino)}))  # fmt: skip
-    taken, used = _Reader(buffer, xattrs=True).run(request)  # type: ignore[arg-type]
+    taken, used, blobs = _Reader(buffer, xattrs=True).run(request)  # type: ignore[arg-type]
     laid = [n for n, t in zip(names, taken, strict=True) if t is not None]
     assert laid == ["a", "b"] + ([] if xattrs else ["x"]) + ["z"]
+    stretches = [pickle.loads(blob) for blob in blobs]  # row heads of a, b | (x,) z
+    assert [len(rows) for rows in stretches] == ([2, 1] if xattrs else [2, 2])
+    rows = [row for rows in stretches for row in rows]
     at = 1024
-    for name in laid:
-        length, header, head, tail, row, atime = taken[names.index(name)]  # type: ignore[misc]
+    for name, row in zip(laid, rows, strict=True):
+        length, header, head, tail, size, atime = taken[names.index(name)]  # type: ignore[misc]
         st = os.stat(src / name)  # before reading it here: the worker left atime alone
         data = (src / name).read_bytes()
         expected = codec.encode_member(member_from_stat(b"dir/" + name.encode(), st))
         assert header == len(expected) and length == header + len(data) + (-len(data) % 512)
         member = bytes(buffer[at : at + length])
         assert member == expected + data + bytes(-len(data) % 512)
-        assert row[0] == os.fsencode(str(src / name)) and row[2] == len(data)
+        assert row[0] == os.fsencode(str(src / name)) and row[2] == size == len(data)
+        digest = xxhash.xxh3_128_digest(data)
+        uname, gname = user_name(st.st_uid), group_name(st.st_gid)
+        assert row == plain_row_head(os.fsencode(str(src / name)), st, uname, gname, digest)
         assert '"dir/' + name + '"' in head and atime == st.st_atime_ns
         assert xxhash.xxh3_128_hexdigest(data) in tail
         at += length
@@ -131,8 +138,9 @@ def test_a_plain_run_stops_laying_out_where_the_room_ends(tmp_path: Path) -> Non
     member = len(codec.encode_member(member_from_stat(b"a", os.stat(tmp_path / "a")))) + 1536
     room = 2 * member + 100  # two members (header, 1500 bytes and padding), not three
     request = ("run", f"{tmp_path}/", b"", ["a", "b", "c"], 0, room, 4096, frozenset())
-    taken, used = _Reader(buffer, xattrs=False).run(request)  # type: ignore[arg-type]
+    taken, used, blobs = _Reader(buffer, xattrs=False).run(request)  # type: ignore[arg-type]
     assert [t is not None for t in taken] == [True, True, False]
+    assert [len(pickle.loads(blob)) for blob in blobs] == [2]
     assert used == 2 * member
 
 
@@ -144,7 +152,7 @@ def test_a_run_without_in_use_files_keeps_those_sent_before(tmp_path: Path) -> N
 
     def run(in_use: frozenset[tuple[int, int]] | None) -> list[bool]:
         request = ("run", f"{tmp_path}/", b"", ["a", "b"], 0, 1 << 15, 4096, in_use)
-        taken, _ = reader.run(request)  # type: ignore[arg-type]
+        taken, _, _ = reader.run(request)  # type: ignore[arg-type]
         return [t is not None for t in taken]
 
     assert run(frozenset({(busy.st_dev, busy.st_ino)})) == [True, False]

@@ -6,6 +6,7 @@ a bad row fails its publish as a whole, and what was never published is gone aft
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import subprocess
 import sys
 
@@ -16,7 +17,7 @@ from engine.catalog.files_model import Change, FileRow
 from engine.catalog.files_staging import FileStaging, StagingChild
 from engine.catalog.files_store import FilesStore, UnknownSession
 from engine.catalog.jobs_store import JobsStore
-from engine.catalog.row_staging import PlainRows
+from engine.catalog.row_staging import PlainBlob, PlainRows
 from tests.engine.catalog.test_files_store import NON_UTF8, ROOT, stored
 
 
@@ -119,8 +120,9 @@ def test_deferred_staging_starts_a_child_only_for_many_rows(
 def test_plain_rows_are_staged_in_order_with_the_general_ones(
     jobs: JobsStore, files: FilesStore, job: int, where: str
 ) -> None:
-    """``PlainRows`` (engine/catalog/row_staging.py) take their own statement: the same
-    rows come back, byte strings and NULLs included, in the order they were staged."""
+    """``PlainRows`` and ``PlainBlob`` (engine/catalog/row_staging.py) take their own
+    statement: the same rows come back, byte strings and NULLs included, in the order they
+    were staged."""
     run = jobs.start_run(job)
     session = files.open_session(run.id, "lib1", ROOT, record_size=512)
     staging = opened(files, session, run.id, where)
@@ -133,9 +135,11 @@ def test_plain_rows_are_staged_in_order_with_the_general_ones(
         row = plain_row(path, record)
         return tuple(getattr(row, f) for f in row.__dataclass_fields__)
 
-    first = PlainRows([plain(ROOT + b"/p%d" % i, i) for i in range(3)])
+    first = PlainRows([plain(ROOT + b"/p%d" % i, i) for i in range(2)])
+    heads = [plain(ROOT + b"/p2", 2)[:16]]  # a worker's row heads: fields up to the checksum
+    blob = PlainBlob(pickle.dumps(heads), 1, [(2, 512)])
     second = PlainRows([plain(NON_UTF8, 9)])
-    assert staging.stage([first, stored(ROOT + b"/general"), second]) == 5
+    assert staging.stage([first, blob, stored(ROOT + b"/general"), second]) == 5
     assert staging.publish(4) == 4  # the first four in staging order
     assert files.lookup(NON_UTF8, run.id) is None
     assert staging.publish(5) == 1
