@@ -77,6 +77,13 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   same files up without their catalog rows (an experiment, not a mode) took 1.4-1.6 s: the
   catalog is what still stands between this and 0.5 x, with the final publish (~0.2 s of
   INSERT ... SELECT after the last flush, one CPU idle) and the rows' Python on both sides.
+  Then the row heads of a stretch go pickled once by the worker straight through to the
+  staging child (row_staging.PlainBlob): 0.38-0.39 x at load ~1-1.3 (tar 0.72-0.77 s, tapir
+  1.92-2.01 s, runs 1.79-2.06 s; CPU 2.9-3.05 s, the backup process 1.1-1.17 s; its catalog
+  thread 0.12 -> 0.03 s). The format thread now waits ~0.3 s per run for the write stage's
+  free buffers and the writer ~0.6 ms to pick up each group (GIL hand-offs): four groups
+  instead of two, a shorter switch interval changed nothing measurable; with the other
+  sessions' load on this VM's two CPUs the backup gets ~1.6 of them.
 - memory: peak 83-87 MiB for the backup process (was 104 MiB: the catalog rows no longer
   wait in memory), helpers ~60-70 MiB each. A 1,000,000-file tree (1,000 directories of
   1,000 files of 0-199 bytes, made by hand, not a dataset here), 2026-12-07 with plain runs:
