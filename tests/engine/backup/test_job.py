@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,38 @@ def test_unreadable_file_is_skipped_when_not_root(shared_dir: Path) -> None:
     ).stdout.split()
     assert "open.txt" in listing and ("secret.txt" in listing) == (os.geteuid() != 0)
     assert Detail.UP_TO_DATE.value == "up_to_date"
+
+
+def test_rows_of_laid_out_files_reach_a_catalog_without_staging_whole(tmp_path: Path) -> None:
+    """A catalog that is not SQLite gets its rows at checkpoints, as FileRow tuples: the row
+    heads the read workers pickled (row_staging.PlainBlob) are unpacked on the way, each
+    with the position where tar finds the member."""
+    src = tmp_path / "src"
+    for d in range(3):
+        (src / f"d{d}").mkdir(parents=True)
+        for i in range(300):
+            (src / f"d{d}" / f"f{i:03d}").write_bytes(os.urandom(100 + i * 13))
+    committed: list[tuple[object, ...]] = []
+    options = PipelineOptions(record_size=RECORD, workers_after=0, in_use_check=False)
+    archive = tmp_path / "s.tar"
+    result = Pipeline(
+        src,
+        FileVolumes(archive),
+        options,
+        on_item_error=ItemErrors(),
+        commit=lambda rows: committed.extend(rows),
+        commit_tuples=True,
+    ).run()
+    assert result.counters.files == 900
+    data = archive.read_bytes()
+    rows = [r if type(r) is tuple else astuple(r) for r in committed]  # type: ignore[arg-type]
+    files = [r for r in rows if r[1] == "file"]
+    assert len(files) == 900 and len({r[0] for r in files}) == 900
+    for row in files:
+        path, size, checksum, part, record, offset = row[0], row[2], row[15], *row[16:19]
+        at = record * RECORD + offset
+        name = os.path.relpath(os.fsdecode(path), src).encode()  # type: ignore[arg-type]
+        content = Path(os.fsdecode(path)).read_bytes()  # type: ignore[arg-type]
+        assert part == 1 and size == len(content) and len(checksum) == 16  # type: ignore[arg-type]
+        assert name in data[at : at + 1536]
+        assert data[at + 1536 : at + 1536 + len(content)] == content
