@@ -39,7 +39,7 @@ from array import array
 from collections.abc import Callable, Iterator
 from typing import IO, Any, Protocol
 
-from engine.backup.rows import ROW_TAILS
+from engine.backup.rows import whole_rows
 from engine.catalog.files_model import FileRow
 from engine.catalog.row_staging import PlainBlob, PlainRows
 
@@ -112,13 +112,7 @@ class PendingRows:
 
     def extend_blob(self, rows: PlainBlob, keys: list[Key], covered: Key) -> None:
         """``extend_plain`` of rows a reader worker pickled (row_staging.PlainBlob)."""
-        tail = ROW_TAILS[None]
-        part = rows.part
-        full = [
-            (*head, part, record, offset, *tail)
-            for head, (record, offset) in zip(rows.heads(), rows.placed, strict=True)
-        ]
-        self.extend_plain(full, keys, covered)
+        self.extend_plain(whole_rows(rows.heads(), rows.part, rows.placed), keys, covered)
 
     def extend_plain(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
         """``add`` of many rows at once (keys in order, after those added before), each of
@@ -223,20 +217,18 @@ class StagedRows:
 
     def extend_blob(self, rows: PlainBlob, keys: list[Key], covered: Key) -> None:
         """``PendingRows.extend_blob``: the blob goes to the staging as it came."""
-        self._keys.extend([(volume << _KEY_SHIFT) | at for volume, at in keys])
-        self._rows.append(rows)  # type: ignore[arg-type]
-        self._buffered += len(rows.placed)
-        self.count += len(rows.placed)
-        if self._buffered >= STAGE_ROWS:
-            self._submit()
+        self._extend(rows, keys)
 
     def extend_plain(self, rows: list[Row], keys: list[Key], covered: Key) -> None:
         """``PendingRows.extend_plain``: the rows go to the staging as one ``PlainRows``
         (its own, cheaper statement)."""
+        self._extend(PlainRows(rows), keys)
+
+    def _extend(self, chunk: PlainRows | PlainBlob, keys: list[Key]) -> None:
         self._keys.extend([(volume << _KEY_SHIFT) | at for volume, at in keys])
-        self._rows.append(PlainRows(rows))  # type: ignore[arg-type]
-        self._buffered += len(rows)
-        self.count += len(rows)
+        self._rows.append(chunk)
+        self._buffered += len(keys)
+        self.count += len(keys)
         if self._buffered >= STAGE_ROWS:
             self._submit()
 

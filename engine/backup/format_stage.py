@@ -23,7 +23,13 @@ from engine.backup.exceptions import (
     describe_errno,
 )
 from engine.backup.plain_runs import LaidRun
-from engine.backup.rows import ROW_TAILS, deletion_entry, file_row, plain_file_row
+from engine.backup.rows import (
+    ROW_TAILS,
+    deletion_entry,
+    file_row,
+    plain_file_row,
+    whole_rows,
+)
 from engine.backup.scan import FileEntry, Kind
 from engine.backup.stages import Item
 from engine.catalog.files_model import FileRow
@@ -152,12 +158,7 @@ class FormatStage:
             if done == len(members):
                 self.pending.extend_blob(PlainBlob(run.blob, volume + 1, placed), keys, covered)
             else:
-                tail = ROW_TAILS[None]
-                part = volume + 1
-                rows = [
-                    (*head, part, record, offset, *tail)
-                    for head, (record, offset) in zip(run.heads(), placed, strict=False)
-                ]
+                rows = whole_rows(run.heads(), volume + 1, placed)  # the prefix written
                 self.pending.extend_plain(rows, keys, covered)
             self.counters.files += done
             self.counters.bytes += sum(member[4] for member in members[:done])  # type: ignore[misc]

@@ -86,6 +86,18 @@ ROW_TAILS: dict[Change | None, tuple[Any, ...]] = {
 """``FileRow``'s fields after the position of a clean file, by its change."""
 
 
+def whole_rows(
+    heads: list[tuple[Any, ...]], part: int, placed: list[tuple[int, int]]
+) -> list[tuple[Any, ...]]:
+    """The rows of clean files of a full backup from their ``plain_row_head`` and their
+    (record, offset), as many as ``placed`` has."""
+    tail = ROW_TAILS[None]
+    return [
+        (*head, part, record, offset, *tail)
+        for head, (record, offset) in zip(heads, placed, strict=False)
+    ]
+
+
 def file_row(item: Item, entry: IndexEntry | None, exc: ItemException | None) -> FileRow:
     scanned = item.entry
     if scanned is None:  # reported by the scanner, never produced

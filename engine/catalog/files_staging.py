@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from engine.catalog.db import CatalogError
 from engine.catalog.files_model import FileRow
 from engine.catalog.files_store import FilesStore, _insert_sql
-from engine.catalog.row_staging import TABLE, RowStaging, StagingPlan, row_count
+from engine.catalog.row_staging import TABLE, RowStaging, StagingPlan, first_line, row_count
 from engine.child_process import ChildGone, PickleChild
 
 __all__ = ["TABLE", "DeferredStaging", "FileStaging", "StagingChild", "staging_plan"]
@@ -110,13 +110,13 @@ class FileStaging(RowStaging):
         try:
             return super().stage(rows)
         except sqlite3.Error as exc:
-            raise CatalogError(f"Cannot record files in the catalog: {_first_line(exc)}.") from exc
+            raise CatalogError(f"Cannot record files in the catalog: {first_line(exc)}.") from exc
 
     def publish(self, upto: int) -> int:
         try:
             return super().publish(upto)
         except sqlite3.Error as exc:
-            raise CatalogError(f"Cannot record files in the catalog: {_first_line(exc)}.") from exc
+            raise CatalogError(f"Cannot record files in the catalog: {first_line(exc)}.") from exc
 
     def close(self) -> None:
         raw, self._raw = self._raw, None
@@ -126,10 +126,6 @@ class FileStaging(RowStaging):
             super().close()
         finally:
             raw.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
 class StagingChild:

@@ -239,6 +239,11 @@ def _plain_statement(
     return sql, values, row_values
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's first line (SQLite's message), for a one-line ``CatalogError``."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 def _as_tuple(row: FileRow) -> tuple[Any, ...]:
     return tuple(getattr(row, name) for name in FileRow.__dataclass_fields__)
 
@@ -282,7 +287,7 @@ def _serve(path: str, session_id: int, run_id: int) -> None:
             assert staging is not None, "staging used before it was opened"
             return "ok", staging.stage(arg) if op == "stage" else staging.publish(arg)
         except Exception as exc:  # the parent raises it as a CatalogError
-            return "error", (str(exc).splitlines() or [type(exc).__name__])[0]
+            return "error", first_line(exc)
 
     try:
         serve_stdio(handle)
