@@ -109,6 +109,7 @@ if __package__ in (None, ""):  # run as ``python3 bench/backup_speed.py``
 
 from bench.datasets import SPECS, dataset_stats, ensure
 from bench.memwarm import warm
+from engine.child_process import join_closed
 
 RECORD_SIZE = 256 * 1024
 TAR_BLOCKING = RECORD_SIZE // 512
@@ -184,6 +185,7 @@ def child(root: Path, work: Path, size: int) -> None:
         start = time.perf_counter()
         out = run_backup(BackupSpec(str(root), "lib1", record_size=RECORD_SIZE), site)
         seconds = time.perf_counter() - start
+        join_closed()  # the catalog staging child exits after its WAL checkpoint
         main_cpu = time.process_time() - main_cpu
         cpu = time.process_time() + _children_cpu() - cpu
     if out.error:

@@ -21,6 +21,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -30,6 +31,19 @@ STOP_S = 10.0
 """How long ``close`` waits for a child to finish its last request and exit before killing."""
 ChildGone = (OSError, EOFError, pickle.UnpicklingError)
 """What ``call`` raises when the child died or broke the protocol."""
+
+
+_REAPERS: list[threading.Thread] = []
+_REAPERS_LOCK = threading.Lock()
+
+
+def join_closed() -> None:
+    """Wait until every child closed with ``wait=False`` has exited (benchmarks count their
+    CPU time, which the system reports for waited-for children only)."""
+    with _REAPERS_LOCK:
+        reapers = list(_REAPERS)
+    for reaper in reapers:
+        reaper.join()
 
 
 class PickleChild:
@@ -57,13 +71,25 @@ class PickleChild:
         stdin.flush()
         return pickle.load(stdout)
 
-    def close(self) -> None:
-        """EOF on the child's input, then wait for it to exit (killed past ``STOP_S``).
-        Idempotent."""
+    def close(self, wait: bool = True) -> None:
+        """EOF on the child's input, then wait for it to exit (killed past ``STOP_S``);
+        ``wait=False``: a thread waits, for a child whose last work after its last reply
+        (the catalog's WAL checkpoint) need not hold the caller up. Idempotent."""
         proc = self.proc
         if proc.stdin is not None:
             with contextlib.suppress(OSError):
                 proc.stdin.close()
+        if not wait:
+            reaper = threading.Thread(target=self._reap, name="tapir-child-reaper", daemon=True)
+            with _REAPERS_LOCK:
+                _REAPERS[:] = [r for r in _REAPERS if r.is_alive()]
+                _REAPERS.append(reaper)
+            reaper.start()
+            return
+        self._reap()
+
+    def _reap(self) -> None:
+        proc = self.proc
         try:
             proc.wait(STOP_S)
         except subprocess.TimeoutExpired:
@@ -73,7 +99,12 @@ class PickleChild:
             proc.stdout.close()
 
 
-def serve(handle: Callable[[Any], object], requests: IO[bytes], replies: IO[bytes]) -> None:
+def serve(
+    handle: Callable[[Any], object],
+    requests: IO[bytes],
+    replies: IO[bytes],
+    after_reply: Callable[[], None] | None = None,
+) -> None:
     """The child's loop: ``handle`` each request, reply with its result, until EOF."""
     while True:
         try:
@@ -82,9 +113,13 @@ def serve(handle: Callable[[Any], object], requests: IO[bytes], replies: IO[byte
             return
         pickle.dump(handle(request), replies, pickle.HIGHEST_PROTOCOL)
         replies.flush()
+        if after_reply is not None:
+            after_reply()
 
 
-def serve_stdio(handle: Callable[[Any], object]) -> None:
+def serve_stdio(
+    handle: Callable[[Any], object], after_reply: Callable[[], None] | None = None
+) -> None:
     """``serve`` on this process's stdin/stdout; quiet on interrupt or a closed pipe."""
     with contextlib.suppress(KeyboardInterrupt, BrokenPipeError):
-        serve(handle, sys.stdin.buffer, sys.stdout.buffer)
+        serve(handle, sys.stdin.buffer, sys.stdout.buffer, after_reply)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate, repeat
 from typing import TYPE_CHECKING, Any
 
 from engine.backup.checkpoint import PendingRows
@@ -143,30 +144,30 @@ class FormatStage:
         """A stretch of members a worker laid out (plain_runs.py): copied a record's worth
         at a time, their rows kept as the worker pickled them, with their positions; past
         early warning the rest go one by one (``add_worked``, else the general path)."""
-        writer, members = self.writer, run.members
-        placed = writer.add_laid(run.view, members)
+        writer, lengths = self.writer, run.lengths
+        placed = writer.add_laid(run.view, lengths, run.lines)
         done = len(placed)
         if done:
             out = writer.out
             size_of = out.record_size
             volume = writer.volume
-            keys = [
-                (volume, record * size_of + offset + member[0])  # type: ignore[operator]
-                for member, (record, offset) in zip(members, placed, strict=False)
-            ]
+            record, offset = placed[0]
+            ends = accumulate(lengths[:done], initial=record * size_of + offset)
+            next(ends)
+            keys = list(zip(repeat(volume, done), ends, strict=True))
             covered = (volume, out.records * size_of)
-            if done == len(members):
+            if done == len(lengths):
                 self.pending.extend_blob(PlainBlob(run.blob, volume + 1, placed), keys, covered)
             else:
                 rows = whole_rows(run.heads(), volume + 1, placed)  # the prefix written
                 self.pending.extend_plain(rows, keys, covered)
             self.counters.files += done
-            self.counters.bytes += sum(member[4] for member in members[:done])  # type: ignore[misc]
-        if done < len(members):
-            at = sum(m[0] for m in members[:done])  # type: ignore[misc]
-            for index in range(done, len(members)):
+            self.counters.bytes += sum(run.sizes[:done])
+        if done < len(lengths):
+            at = sum(lengths[:done])
+            for index in range(done, len(lengths)):
                 self._add_one_laid(run.laid(index, at))
-                at += members[index][0]  # type: ignore[operator]
+                at += lengths[index]
 
     def _add_one_laid(self, laid: Laid) -> None:
         member, data, head, tail, row, _atime = laid

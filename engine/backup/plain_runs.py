@@ -33,10 +33,13 @@ import pickle
 from typing import TYPE_CHECKING, Any
 
 from engine.backup.exceptions import ItemException
+from engine.backup.read_worker import RunStretch
+from engine.backup.rows import row_head
 from engine.backup.scan import Kind, PlainRun, entry_at
 from engine.backup.stages import Batch, Item, ReaderStage
 from engine.child_process import ChildGone
 from engine.format import sparse as sp
+from engine.format.index import template_parts
 
 if TYPE_CHECKING:
     from engine.backup.inuse import InUseMonitor
@@ -47,38 +50,44 @@ tail; catalog row head; atime_ns)."""
 
 
 class LaidRun:
-    """Members a worker laid out back to back: ``view`` holds them all, in order; ``blob``
-    their catalog row heads, pickled by the worker (read_worker ``_Reader.run``)."""
+    """Members a worker laid out back to back (read_worker ``RunStretch``): ``view`` holds
+    them all, in order; per member its length, header length, file size and atime; their
+    index lines as one template text; ``blob`` their catalog row heads, pickled by the
+    worker."""
 
-    __slots__ = ("_heads", "blob", "members", "view")
+    __slots__ = (
+        "_heads", "_lines", "atimes", "blob", "headers", "lengths", "lines", "sizes", "view",
+    )  # fmt: skip
 
-    def __init__(self, view: memoryview, members: list[list[object]], blob: bytes) -> None:
+    def __init__(self, view: memoryview, stretch: RunStretch) -> None:
+        _, self.lengths, self.headers, self.sizes, self.atimes, self.lines, self.blob = stretch
         self.view = view
-        self.members = members
-        """read_worker.RunMember each: [member length, header length, index line head, tail,
-        file size, atime_ns]."""
-        self.blob = blob
         self._heads: list[tuple[Any, ...]] | None = None
+        self._lines: list[str] | None = None
 
     def heads(self) -> list[tuple[Any, ...]]:
-        """The row heads, unpickled (only when a member takes a slower path)."""
+        """The staged row heads (``rows.staged_row_head``), unpickled (only when a member
+        takes a slower path)."""
         if self._heads is None:
             self._heads = pickle.loads(self.blob)
-            if len(self._heads) != len(self.members):
+            if len(self._heads) != len(self.lengths):
                 raise ValueError("a laid run's rows and members differ in number")
         return self._heads
 
     def laid(self, index: int, at: int) -> Laid:
         """Member ``index``, which starts at ``at`` in ``view``, on its own."""
-        length, header, head, tail, size, atime = self.members[index]
-        data_at = at + header  # type: ignore[operator]
+        if self._lines is None:
+            self._lines = self.lines.split("\n")
+        head, tail = template_parts(self._lines[index])
+        length, size = self.lengths[index], self.sizes[index]
+        data_at = at + self.headers[index]
         return (
-            self.view[at : at + length],  # type: ignore[operator]
-            self.view[data_at : data_at + size],  # type: ignore[operator]
-            head,  # type: ignore[return-value]
+            self.view[at : at + length],
+            self.view[data_at : data_at + size],
+            head,
             tail,
-            self.heads()[index],
-            atime,
+            row_head(self.heads()[index]),
+            self.atimes[index],
         )
 
 
@@ -134,40 +143,32 @@ class RunReaderStage(ReaderStage):
             return
         at = start_used = batch.used  # the worker lays the members out from here
         answer = self._by_worker_run(index, batch, run)
-        taken, blobs = answer if answer is not None else (None, [])
+        stretches = answer if answer is not None else []
         items: list[Item | LaidRun] = []
         buffer = batch.buffer
-        stretch: list[list[object]] = []
-        start = at
-        stretches = iter(blobs)
-        for i, name in enumerate(run.names):
-            laid = taken[i] if taken is not None else None
-            if laid is None:
-                if stretch:
-                    items.append(LaidRun(buffer[start:at], stretch, next(stretches)))  # type: ignore[index]
-                    stretch = []
-                items.append(self._other(batch, run, name))
-                continue
-            if not stretch:
-                start = at
-            stretch.append(laid)
-            at += laid[0]  # type: ignore[operator]
-        if stretch:
-            items.append(LaidRun(buffer[start:at], stretch, next(stretches)))  # type: ignore[index]
+        names = run.names
+        after = 0  # the names before it are items already
+        laid = 0
+        for stretch in stretches:
+            first, lengths = stretch[0], stretch[1]
+            items.extend(self._other(batch, run, name) for name in names[after:first])
+            size = sum(lengths)
+            items.append(LaidRun(buffer[at : at + size], stretch))  # type: ignore[index]
+            at += size
+            after = first + len(lengths)
+            laid += len(lengths)
+        items.extend(self._other(batch, run, name) for name in names[after:])
         late = sum(1 for i in items if type(i) is Item and i.late)
-        if taken is None:
+        if answer is None:
             read = sum(1 for i in items if type(i) is Item and i.data is not None)
-            self.run_length.observe(len(run.names), read, batch.used, late)
+            self.run_length.observe(len(names), read, batch.used, late)
         else:
-            members = sum(len(i.members) for i in items if type(i) is LaidRun)
-            self.run_length.observe(len(run.names), members, at - start_used, late)
+            self.run_length.observe(len(names), laid, at - start_used, late)
         batch.items = items  # type: ignore[assignment]
 
-    def _by_worker_run(
-        self, index: int, batch: Batch, run: PlainRun
-    ) -> tuple[list[list[object] | None], list[bytes]] | None:
-        """The worker's answer for the run (a member or None per name, the row heads per
-        stretch), or None: every name in-process."""
+    def _by_worker_run(self, index: int, batch: Batch, run: PlainRun) -> list[RunStretch] | None:
+        """The worker's stretches of members laid out for the run (the names between them
+        were not taken), or None: every name in-process."""
         buffer, pool = batch.buffer, self.pool
         if buffer is None or pool is None or self.workers_after is None or not self.lean:
             return None
@@ -194,7 +195,7 @@ class RunReaderStage(ReaderStage):
             in_use,
         )
         try:
-            taken, used, blobs = worker.run_plain(request)  # type: ignore[arg-type]
+            used, stretches = worker.run_plain(request)  # type: ignore[arg-type]
         except ChildGone:
             self._workers[index] = None
             self._worker_failed[index] = True
@@ -203,7 +204,7 @@ class RunReaderStage(ReaderStage):
                 worker.close()
             return None
         batch.used += used
-        return taken, blobs
+        return stretches
 
     def _other(self, batch: Batch, run: PlainRun, name: str) -> Item:
         """A name the worker did not take, as the walk and the reader stage would have it."""

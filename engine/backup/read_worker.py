@@ -41,15 +41,17 @@ import sys
 
 import xxhash
 
-from engine.backup.rows import plain_row_head
+from engine.backup.rows import plain_row_head, staged_row_head
+from engine.catalog.files_model import normalize
 from engine.child_process import PickleChild, serve_stdio
 from engine.format import codec
-from engine.format.index import plain_line_parts
+from engine.format.index import line_template, plain_line_parts
 from engine.format.members import NO_XATTR_ERRNOS, group_name, member_from_stat, user_name
 
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 """As reader.py's (not imported from there: the worker starts with few imports)."""
 NOATIME = getattr(os, "O_NOATIME", 0)
+DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 BLOCK = 512
 ZEROS = bytes(BLOCK)
 
@@ -70,10 +72,16 @@ RunRequest = tuple[str, str, bytes, list[str], int, int, int, frozenset[tuple[in
 buffer, room there, largest file taken, (st_dev, st_ino) of the files open for writing: None
 when they are the ones the worker was sent last, so that a busy system's thousands of open
 files cross the pipe once per in-use snapshot, not once per run)."""
-RunMember = list[object] | None
-"""[member length (header, data, padding), header length, index line head and tail, file
-size, atime_ns] of a name taken, in the order the members lie; None: not taken. The catalog
-row heads come apart, pickled per stretch (``_Reader.run``)."""
+RunStretch = tuple[int, list[int], list[int], list[int], list[int], str, bytes]
+"""Members of a run laid out one after the other, for names one after the other: (index of
+the first name, then per member its length (header, data, padding), header length, file
+size and atime_ns, then the members' index lines as ``index.line_template`` templates
+joined by newlines, and the pickled list of their catalog row heads (``rows.staged_row_head``,
+handed through the backup process to the catalog staging untouched:
+engine/catalog/row_staging.PlainBlob)).
+The names between stretches were not taken. Per stretch, not per file: the backup process
+unpickles a few lists of ints and one string, and formats the stretch's index lines with
+one ``%``."""
 Result = list[object] | None
 """[pax header, index line head and tail, catalog row head, atime_ns], or None: take the
 file in-process. The header is its length (an int) when it was written into the buffer
@@ -89,15 +97,16 @@ class _Reader:
         self.noatime = NOATIME
         self.in_use: frozenset[tuple[int, int]] = frozenset()
 
-    def _open(self, path: str | bytes) -> int | None:
-        """The file opened for reading, or None (the in-process path reports why)."""
+    def _open(self, path: str | bytes, dir_fd: int | None = None) -> int | None:
+        """The file opened for reading (``path`` relative to ``dir_fd`` when given), or None
+        (the in-process path reports why)."""
         try:
-            return os.open(path, OPEN_FLAGS | self.noatime)
+            return os.open(path, OPEN_FLAGS | self.noatime, dir_fd=dir_fd)
         except PermissionError:
             if not self.noatime:
                 return None
             self.noatime = 0  # not the owner: O_NOATIME refused (reader.py open_source)
-            return self._open(path)
+            return self._open(path, dir_fd)
         except OSError:
             return None
 
@@ -148,47 +157,54 @@ class _Reader:
             placed = len(header)
         return [placed, head, tail, row, st.st_atime_ns]
 
-    def run(self, request: RunRequest) -> tuple[list[RunMember], int, list[bytes]]:
-        """Lay out a plain run's members (module docstring); returns one ``RunMember`` per
-        name, the bytes used from the offset, and per stretch of members taken one after
-        the other the pickled list of their catalog row heads (handed through the backup
-        process to the catalog staging untouched: engine/catalog/row_staging.PlainBlob)."""
+    def run(self, request: RunRequest) -> tuple[int, list[RunStretch]]:
+        """Lay out a plain run's members (module docstring); returns the bytes used from the
+        offset and the stretches of members taken one after the other (``RunStretch``)."""
         _, directory, prefix, names, offset, room, largest, in_use = request
         if in_use is None:
             in_use = self.in_use
         self.in_use = in_use
-        at, end = offset, offset + room
-        taken: list[RunMember] = []
-        blobs: list[bytes] = []
-        rows: list[object] = []
         parent = os.fsencode(directory)
-        for name in names:
-            raw = os.fsencode(name)
-            member = self._member(parent + raw, prefix + raw, at, end, largest, in_use)
-            if member is None:
-                if rows:
-                    blobs.append(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL))
-                    rows = []
-            else:
-                at += member[0]  # type: ignore[operator]
-                row = member[4]
-                rows.append(row)
-                member[4] = row[2]  # type: ignore[index]  # the size; the row goes in the blob
-            taken.append(member)
-        if rows:
-            blobs.append(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL))
-        return taken, at - offset, blobs
+        catalog_parent = bytearray(normalize(parent))  # as files_model.split_path gives it
+        stretches: list[RunStretch] = []
+        try:  # names are opened relative to it: no path walk per file (~0.5 us each)
+            dir_fd = os.open(parent, DIRECTORY_FLAGS)
+        except OSError:
+            return 0, stretches  # every name in-process, which reports why
+        at, end = offset, offset + room
+        stretch = _Stretch()
+        try:
+            for index, name in enumerate(names):
+                raw = os.fsencode(name)
+                member = self._member(dir_fd, raw, catalog_parent, prefix, at, end, largest, in_use)
+                if member is None:
+                    if stretch.rows:
+                        stretches.append(stretch.done())
+                        stretch = _Stretch()
+                    continue
+                stretch.add(index, member)
+                at += member[0]
+        finally:
+            os.close(dir_fd)
+        if stretch.rows:
+            stretches.append(stretch.done())
+        return at - offset, stretches
 
     def _member(
         self,
-        path: bytes,
-        name: bytes,
+        dir_fd: int,
+        raw: bytes,
+        parent: bytearray,
+        prefix: bytes,
         at: int,
         end: int,
         largest: int,
         in_use: frozenset[tuple[int, int]],
-    ) -> list[object] | None:
-        fd = self._open(path)
+    ) -> tuple[int, int, str, tuple[object, ...], int, int] | None:
+        """(member length, header length, index line template, catalog row head, file
+        size, atime_ns) of name ``raw`` in ``dir_fd`` (``parent`` as the catalog keeps it),
+        taken, its member written at ``at``; None: not taken."""
+        fd = self._open(raw, dir_fd)
         if fd is None:
             return None
         try:
@@ -202,6 +218,7 @@ class _Reader:
                 or (in_use and (st.st_dev, st.st_ino) in in_use)
             ):
                 return None
+            name = prefix + raw
             header, uname, gname = _header(name, st)
             data_at = at + len(header)
             pad = -size % BLOCK
@@ -218,8 +235,43 @@ class _Reader:
             os.close(fd)
         buffer[at:data_at] = header
         buffer[stop - pad : stop] = ZEROS[:pad]
-        head, tail, row = _line_and_row(path, name, st, view, uname, gname, None)
-        return [stop - at, len(header), head, tail, row, st.st_atime_ns]
+        digest = xxhash.xxh3_128_digest(view)
+        line = line_template(
+            plain_line_parts(name, size, st.st_mtime_ns, digest.hex(), st, uname, gname)
+        )
+        row = staged_row_head(parent, raw, st, uname, gname, digest)
+        return stop - at, len(header), line, row, size, st.st_atime_ns
+
+
+class _Stretch:
+    """A ``RunStretch`` being collected."""
+
+    __slots__ = ("atimes", "first", "headers", "lengths", "lines", "rows", "sizes")
+
+    def __init__(self) -> None:
+        self.first = -1
+        self.lengths: list[int] = []
+        self.headers: list[int] = []
+        self.sizes: list[int] = []
+        self.atimes: list[int] = []
+        self.lines: list[str] = []
+        self.rows: list[tuple[object, ...]] = []
+
+    def add(self, index: int, member: tuple[int, int, str, tuple[object, ...], int, int]) -> None:
+        if self.first < 0:
+            self.first = index
+        length, header, line, row, size, atime = member
+        self.lengths.append(length)
+        self.headers.append(header)
+        self.lines.append(line)
+        self.rows.append(row)
+        self.sizes.append(size)
+        self.atimes.append(atime)
+
+    def done(self) -> RunStretch:
+        rows = pickle.dumps(self.rows, pickle.HIGHEST_PROTOCOL)
+        return (self.first, self.lengths, self.headers, self.sizes, self.atimes,
+                "\n".join(self.lines), rows)  # fmt: skip
 
 
 def _header(name: bytes, st: os.stat_result) -> tuple[bytes, bytes, bytes]:
@@ -272,12 +324,18 @@ class ReadWorker:
             raise EOFError("read worker answered for another request")
         return results
 
-    def run_plain(self, request: RunRequest) -> tuple[list[RunMember], int, list[bytes]]:
+    def run_plain(self, request: RunRequest) -> tuple[int, list[RunStretch]]:
         """``_Reader.run`` in the worker; raises as ``run`` does."""
-        taken, used, blobs = self._child.call(request)
-        if len(taken) != len(request[3]):
+        used, stretches = self._child.call(request)
+        names, laid, after = len(request[3]), 0, 0
+        for first, lengths, *_ in stretches:
+            if first < after or first + len(lengths) > names or not lengths:
+                raise EOFError("read worker answered for another request")
+            after = first + len(lengths)
+            laid += sum(lengths)
+        if laid != used:
             raise EOFError("read worker answered for another request")
-        return taken, used, blobs
+        return used, stretches
 
     def close(self) -> None:
         self._child.close()

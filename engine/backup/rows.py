@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.backup.exceptions import ItemException
 from engine.backup.scan import Kind
-from engine.catalog.files_model import Change, FileRow
+from engine.catalog.files_model import Change, FileRow, join_path
 from engine.format.index import IndexEntry
 from engine.format.members import MemberKind
 
@@ -60,9 +60,12 @@ def plain_row_head(
     file stored whole; ``head + (part, record, offset) + ROW_TAILS[change]`` is its row. A
     reader worker process (engine/backup/read_worker.py) builds it, the format stage only
     adds the position."""
+    return (path, FILE_KIND, *_stat_fields(st, uname, gname), None, None, digest)
+
+
+def _stat_fields(st: os.stat_result, uname: bytes, gname: bytes) -> tuple[Any, ...]:
+    """``FileRow``'s fields from ``size`` to ``nlink``."""
     return (
-        path,
-        FILE_KIND,
         st.st_size,
         st.st_mode,
         st.st_uid,
@@ -74,9 +77,6 @@ def plain_row_head(
         st.st_ino,
         st.st_dev,
         st.st_nlink,
-        None,
-        None,
-        digest,
     )
 
 
@@ -86,15 +86,32 @@ ROW_TAILS: dict[Change | None, tuple[Any, ...]] = {
 """``FileRow``'s fields after the position of a clean file, by its change."""
 
 
+def staged_row_head(
+    parent: bytearray, name: bytes, st: os.stat_result, uname: bytes, gname: bytes, digest: bytes
+) -> tuple[Any, ...]:
+    """``plain_row_head`` as a reader worker builds it for a plain run (read_worker.py),
+    in the staging's order (row_staging.STAGED_FIELDS): the path split as the catalog keeps it (one
+    ``parent`` object for the whole directory: pickled once per stretch), byte strings as
+    ``bytearray``, which ``sqlite3`` binds without its adapter lookup. The staging then adds
+    the position with one C-level ``map`` per stretch, not a Python call per row."""
+    return (parent, bytearray(name), bytearray(digest), FILE_KIND, *_stat_fields(st, uname, gname))
+
+
+def row_head(staged: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The ``plain_row_head`` of a ``staged_row_head``."""
+    parent, name, digest, kind, *fields = staged
+    return (join_path(bytes(parent), bytes(name)), kind, *fields, None, None, bytes(digest))
+
+
 def whole_rows(
-    heads: list[tuple[Any, ...]], part: int, placed: list[tuple[int, int]]
+    staged: list[tuple[Any, ...]], part: int, placed: list[tuple[int, int]]
 ) -> list[tuple[Any, ...]]:
-    """The rows of clean files of a full backup from their ``plain_row_head`` and their
+    """The rows of clean files of a full backup from their ``staged_row_head`` and their
     (record, offset), as many as ``placed`` has."""
     tail = ROW_TAILS[None]
     return [
-        (*head, part, record, offset, *tail)
-        for head, (record, offset) in zip(heads, placed, strict=False)
+        (*row_head(head), part, record, offset, *tail)
+        for head, (record, offset) in zip(staged, placed, strict=False)
     ]
 
 

@@ -160,10 +160,13 @@ class StagingChild:
         return self._call(("publish", upto))
 
     def close(self) -> None:
-        """Unpublished rows are dropped with the child's connection. Idempotent."""
+        """Unpublished rows are dropped with the child's connection. Returns without
+        waiting for the child's exit: after its last publish it checkpoints the WAL
+        (row_staging ``_serve``), which the backup need not wait for
+        (``child_process.join_closed`` does). Idempotent."""
         child, self._child = self._child, None
         if child is not None:
-            child.close()
+            child.close(wait=False)
 
 
 class DeferredStaging:

@@ -14,12 +14,14 @@ The connection must be in autocommit mode (``isolation_level = None``, as db.py'
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import repeat
+from operator import add, itemgetter
 from typing import Any, NamedTuple
 
 from engine.catalog.files_model import FileRow, normalize, row_params, split_path
@@ -39,8 +41,13 @@ PLAIN_NULLS = frozenset(
     }
 )
 """The columns a ``PlainRows`` row leaves NULL."""
-PLAIN_BLOBS = ("checksum",)
-"""Its byte-string columns besides the path's parent and name."""
+STAGED_FIELDS = (
+    "parent", "name", "checksum", "kind", "size", "mode", "uid", "gid", "uname", "gname",
+    "mtime_ns", "ctime_ns", "inode", "dev", "nlink",
+)  # fmt: skip
+"""The columns of a plain row bound before its position (part, record, offset), in this
+order: a ``PlainBlob``'s row heads are these values (engine/backup/rows.staged_row_head),
+the byte strings as ``bytearray``."""
 
 
 class PlainRows(list):  # type: ignore[type-arg]
@@ -69,9 +76,10 @@ class StagingPlan:
 
 class PlainBlob(NamedTuple):
     """``PlainRows`` as a reader worker process sent them (engine/backup/read_worker.py):
-    the pickled list of their row heads (``FileRow``'s fields up to the checksum), handed
-    through the backup process untouched, with the part and each row's (record, offset).
-    Why: the backup process then neither unpickles nor re-pickles a row per file."""
+    the pickled list of their row heads (``STAGED_FIELDS``), handed through the backup
+    process untouched, with the part and each row's (record, offset). Why: the backup
+    process then neither unpickles nor re-pickles a row per file, and the staging makes a
+    row's parameters as head + position in C (``map``), with no Python call per row."""
 
     blob: bytes
     part: int
@@ -106,15 +114,19 @@ class RowStaging:
         self._stage_sql = plan.insert_sql.replace("INSERT INTO files ", into, 1)
         self._publish_sql = (
             f"INSERT INTO files ({columns}) SELECT {columns} FROM temp.{TABLE} "
-            "WHERE seq <= ? ORDER BY seq"
+            "WHERE seq > ? AND seq <= ? ORDER BY seq"
         )
-        self._forget_sql = f"DELETE FROM temp.{TABLE} WHERE seq <= ?"
-        self._plain_sql, self._plain_values, self._plain_row_values = _plain_statement(into, plan)
+        self._forget_sql = f"DELETE FROM temp.{TABLE} WHERE seq < ?"
+        """Published rows go, but the last: a new row's ``seq`` is one more than the largest
+        left, so an emptied table would number the next rows from 1 again, and a publish
+        would then take rows its checkpoint does not cover."""
+        self._plain_sql, self._plain_row_values = _plain_statement(into, plan, session_id, run_id)
         self.staged = 0
         self.published = 0
+        self._forgotten = 0
         with self._tx("BEGIN"):
             conn.execute(f"DROP TABLE IF EXISTS temp.{TABLE}")
-            # seq: the rowid (no AUTOINCREMENT: rows are only added, and deleted from the front)
+            # seq: the rowid, numbering rows as ``staged`` counts them (``_forget_sql``)
             conn.execute(f"CREATE TEMP TABLE {TABLE} (seq INTEGER PRIMARY KEY, {columns})")
 
     def _tx(self, begin: str) -> _Transaction:
@@ -130,6 +142,9 @@ class RowStaging:
         count = 0
         general: list[tuple[Any, ...]] = []
         with self._tx("BEGIN"):
+            if self._forgotten < self.published:  # off the publish's path (the backup's tail)
+                conn.execute(self._forget_sql, (self.published,))
+                self._forgotten = self.published
             for row in rows:
                 kind = type(row)
                 if kind is PlainRows or kind is PlainBlob:
@@ -137,9 +152,8 @@ class RowStaging:
                         conn.executemany(self._stage_sql, general)
                         count += len(general)
                         general = []
-                    plain = self._plain_params(row)  # type: ignore[arg-type]
-                    conn.executemany(self._plain_sql, plain)
-                    count += len(plain)
+                    conn.executemany(self._plain_sql, self._plain_params(row))  # type: ignore[arg-type]
+                    count += row_count((row,))
                     continue
                 general.append(
                     row_params(
@@ -156,16 +170,11 @@ class RowStaging:
         self.staged += count
         return count
 
-    def _plain_params(self, rows: PlainRows | PlainBlob) -> list[tuple[Any, ...]]:
-        values, session_id, run_id = self._plain_values, self.session_id, self.run_id
-        if type(rows) is PlainBlob:
-            part = rows.part
-            return [
-                values(head, part, record, offset, session_id, run_id)
-                for head, (record, offset) in zip(rows.heads(), rows.placed, strict=True)
-            ]
-        row_values = self._plain_row_values
-        return [row_values(r, session_id, run_id) for r in rows]
+    def _plain_params(self, rows: PlainRows | PlainBlob) -> Iterable[tuple[Any, ...]]:
+        if type(rows) is PlainBlob:  # head + (part, record, offset), in C
+            positions = map(add, repeat((rows.part,)), rows.placed)
+            return map(add, rows.heads(), positions)
+        return map(self._plain_row_values, rows)
 
     def publish(self, upto: int) -> int:
         """Make staged rows up to number ``upto`` part of the catalog, in one transaction
@@ -174,8 +183,7 @@ class RowStaging:
         if upto <= self.published:
             return 0
         with self._tx("BEGIN IMMEDIATE"):  # a writer: wait for the lock up front (db.py)
-            added = self._conn.execute(self._publish_sql, (upto,)).rowcount
-            self._conn.execute(self._forget_sql, (upto,))
+            added = self._conn.execute(self._publish_sql, (self.published, upto)).rowcount
         self.published = upto
         return int(added)
 
@@ -196,47 +204,29 @@ PLACED = ("part", "record", "offset")
 
 
 def _plain_statement(
-    into: str, plan: StagingPlan
-) -> tuple[str, Callable[..., tuple[Any, ...]], Callable[..., tuple[Any, ...]]]:
-    """The INSERT of plain rows and the function making one row's parameters from the row's
-    fields up to the checksum (a row head) and its position, and the same from a whole row:
-    session, run, parent, name and the checksum (as ``bytearray``) first, then the other
-    values, then part, record and offset."""
+    into: str, plan: StagingPlan, session_id: int, run_id: int
+) -> tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
+    """The INSERT of plain rows, taking a ``STAGED_FIELDS`` head and the position (session
+    and run written in the SQL, as the NULLs), and the function making those parameters
+    from a whole row (the tuple of FileRow's fields)."""
     columns = [c.strip().strip('"') for c in plan.columns.split(",")]
-    quoted = [c.strip() for c in plan.columns.split(",")]
+    quoted = {c: q.strip() for c, q in zip(columns, plan.columns.split(","), strict=True)}
     fields = dict(zip(columns[4:], plan.tuple_at, strict=True))
-    blobs = [c for c in PLAIN_BLOBS if c in fields]
-    rest = [c for c in columns[4:] if c not in PLAIN_NULLS and c not in blobs and c not in PLACED]
     nulls = [c for c in columns[4:] if c in PLAIN_NULLS]
-    order = [*columns[:4], *blobs, *rest, *PLACED, *nulls]
-    names = {c: q for c, q in zip(columns, quoted, strict=True)}
-    marks = ["?"] * (4 + len(blobs) + len(rest) + len(PLACED)) + ["NULL"] * len(nulls)
-    sql = f"{into}({', '.join(names[c] for c in order)}) VALUES ({', '.join(marks)})"
-    (checksum_at,) = [fields[c] for c in blobs]
-    pick = itemgetter(*(fields[c] for c in rest))
+    bound = [*STAGED_FIELDS, *PLACED]
+    if sorted(columns) != sorted([*columns[:2], *bound, *nulls]):
+        raise ValueError("the catalog's files columns are not those plain rows stage")
+    marks = [str(int(session_id)), str(int(run_id))] + ["?"] * len(bound) + ["NULL"] * len(nulls)
+    names = ", ".join(quoted[c] for c in [*columns[:2], *bound, *nulls])
+    sql = f"{into}({names}) VALUES ({', '.join(marks)})"
+    checksum_at = fields["checksum"]
+    pick = itemgetter(*(fields[c] for c in STAGED_FIELDS[3:]), *(fields[c] for c in PLACED))
 
-    def values(
-        row: tuple[Any, ...], part: int, record: int, offset: int, session_id: int, run_id: int
-    ) -> tuple[Any, ...]:
+    def row_values(row: tuple[Any, ...]) -> tuple[Any, ...]:
         parent, name = split_path(normalize(row[0]))
-        return (
-            session_id,
-            run_id,
-            bytearray(parent),
-            bytearray(name),
-            bytearray(row[checksum_at]),
-            *pick(row),
-            part,
-            record,
-            offset,
-        )
+        return (bytearray(parent), bytearray(name), bytearray(row[checksum_at]), *pick(row))
 
-    part_at, record_at, offset_at = (fields[c] for c in PLACED)
-
-    def row_values(row: tuple[Any, ...], session_id: int, run_id: int) -> tuple[Any, ...]:
-        return values(row, row[part_at], row[record_at], row[offset_at], session_id, run_id)
-
-    return sql, values, row_values
+    return sql, row_values
 
 
 def first_line(exc: BaseException) -> str:
@@ -275,6 +265,7 @@ def _serve(path: str, session_id: int, run_id: int) -> None:
     """The staging child: ("open", plan) first, then ("stage", rows) and ("publish", upto);
     each answered ("ok", count) or ("error", SQLite's first line)."""
     conn = _connect(path)
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # ``checkpoint`` below does it
     staging: RowStaging | None = None
 
     def handle(request: tuple[str, Any]) -> tuple[str, object]:
@@ -289,12 +280,21 @@ def _serve(path: str, session_id: int, run_id: int) -> None:
         except Exception as exc:  # the parent raises it as a CatalogError
             return "error", first_line(exc)
 
+    def checkpoint() -> None:
+        """After a publish's reply, not in it: the backup waits for the publish, and its
+        last one is the backup's tail. Maintenance: a failure is SQLite's to retry at the
+        next commit (anyone's), never the backup's."""
+        nonlocal checkpointed
+        if staging is not None and staging.published > checkpointed:
+            checkpointed = staging.published
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    checkpointed = 0
     try:
-        serve_stdio(handle)
+        serve_stdio(handle, checkpoint)
     finally:
-        if staging is not None:
-            staging.close()
-        conn.close()
+        conn.close()  # the TEMP table goes with it, unpublished rows included
 
 
 if __name__ == "__main__":

@@ -189,9 +189,13 @@ _META = (
 
 _PLAIN_HEAD = '{"p":%s,"k":"%s","v":'
 _PLAIN_TAIL = ',"s":%d,"m":%d,"x":"%s","mo":%d,%s"c":%d,"i":%d,"dv":%d,"n":%d%s}'
-_PLAIN_FILE = _PLAIN_HEAD + '%d,"r":%d,"o":%d' + _PLAIN_TAIL
+POSITION = '%d,"r":%d,"o":%d'
+"""A plain line's position (volume, record, offset) as ``%`` placeholders: it ends
+``_PLAIN_HEAD``, and in a line template (``line_template``) stands between the text
+before and after it, which cannot contain it (``"`` is escaped inside the JSON strings)."""
+_PLAIN_FILE = _PLAIN_HEAD + POSITION + _PLAIN_TAIL
 """A plain file's line; ``plain_line_parts`` gives the text before and after the position."""
-_PLAIN_JOIN = '%s%d,"r":%d,"o":%d%s'
+_PLAIN_JOIN = "%s" + POSITION + "%s"
 _FILE = MemberKind.FILE.value
 _quote = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 _OWNERS: dict[tuple[int, int, bytes, bytes], str] = {}
@@ -243,6 +247,20 @@ def plain_line_parts(
     return head, tail
 
 
+def line_template(parts: tuple[str, str]) -> str:
+    """``plain_line_parts`` as one ``%`` template taking the position (volume, record,
+    offset): a reader worker joins a stretch's templates with newlines and the writer
+    formats the stretch's lines with one ``%`` (``IndexBuilder.add_lines``)."""
+    head, tail = parts
+    return head.replace("%", "%%") + POSITION + tail.replace("%", "%%")
+
+
+def template_parts(template: str) -> tuple[str, str]:
+    """The text before and after the position of one ``line_template``."""
+    head, _, tail = template.partition(POSITION)
+    return head.replace("%%", "%"), tail.replace("%%", "%")
+
+
 class IndexBuilder:
     """Collects entries while the session is written; ``finish`` gives the compressed member
     body as a file positioned at 0 and its size. One writer thread."""
@@ -251,6 +269,9 @@ class IndexBuilder:
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="tapir-index-")  # noqa: SIM115 (closed by the writer)
         self._zlib = zlib.compressobj(INDEX_ZLIB_LEVEL, zlib.DEFLATED, GZIP_WBITS)
         self._lines: list[str] = []
+        """Text not compressed yet: lines, or several lines joined (``add_lines``)."""
+        self._pending = 0
+        """Lines in ``_lines``."""
         self.count = 0
         self.deltas = session.get("level") in DELTA_LEVELS
         """Deletion lines allowed: the header says version 2 (written before any line)."""
@@ -300,8 +321,12 @@ class IndexBuilder:
         else:
             line = self._dumps(entry.to_json())
         self._lines.append(line)
-        self.count += 1
-        if len(self._lines) >= BATCH_LINES:
+        self._added(1)
+
+    def _added(self, lines: int) -> None:
+        self.count += lines
+        self._pending += lines
+        if self._pending >= BATCH_LINES:
             self._spill()
 
     def add_plain(
@@ -327,15 +352,20 @@ class IndexBuilder:
     def add_parts(self, head: str, volume: int, record: int, offset: int, tail: str) -> None:
         """``add_plain`` of a line formatted ahead by ``plain_line_parts``."""
         self._lines.append(_PLAIN_JOIN % (head, volume, record, offset, tail))
-        self.count += 1
-        if len(self._lines) >= BATCH_LINES:
-            self._spill()
+        self._added(1)
+
+    def add_lines(self, text: str, count: int) -> None:
+        """``count`` lines at once, joined by newlines (formatted from ``line_template``
+        templates); the same lines ``add_parts`` adds one by one."""
+        self._lines.append(text)
+        self._added(count)
 
     def _spill(self) -> None:
         if self._lines:
             text = "\n".join(self._lines) + "\n"
             self._file.write(self._zlib.compress(text.encode("ascii")))
             self._lines.clear()
+            self._pending = 0
 
     def finish(self) -> tuple[IO[bytes], int]:
         self._spill()

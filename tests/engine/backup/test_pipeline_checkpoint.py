@@ -12,7 +12,7 @@ import pytest
 from engine.backup import checkpoint
 from engine.backup.checkpoint import CatalogStage, PendingRows
 from engine.backup.write_stage import WriteStage
-from engine.catalog.files_model import Change, FileRow
+from engine.catalog.files_model import Change, FileRow, join_path, split_path
 from engine.catalog.row_staging import PlainBlob, PlainRows, row_count
 
 
@@ -159,7 +159,7 @@ class RecordingStaging:
             if isinstance(row, PlainRows):
                 self.staged += [plain[0] for plain in row]
             elif isinstance(row, PlainBlob):
-                self.staged += [head[0] for head in row.heads()]
+                self.staged += [join_path(bytes(h[0]), bytes(h[1])) for h in row.heads()]
             else:
                 self.staged.append(row.path)
         return row_count(rows)
@@ -212,9 +212,9 @@ def test_plain_rows_are_staged_as_one_chunk_and_counted_one_by_one(monkeypatch) 
 
 
 def _blob(paths: list[bytes]) -> PlainBlob:
-    """Row heads as a reader worker pickles them (FileRow's fields up to the checksum)."""
-    heads = [(p, "file", 7, 0o100644, 0, 0, "root", "root", 1, 2, 3, 4, 1, None, None, bytes(16))
-             for p in paths]  # fmt: skip
+    """Row heads as a reader worker pickles them (row_staging.STAGED_FIELDS)."""
+    heads = [(*map(bytearray, split_path(p)), bytearray(16), "file", 7, 0o100644, 0, 0, "root",
+              "root", 1, 2, 3, 4, 1) for p in paths]  # fmt: skip
     placed = [(i, 512 * i) for i in range(len(paths))]
     return PlainBlob(pickle.dumps(heads), 2, placed)
 

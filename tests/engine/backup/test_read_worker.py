@@ -4,6 +4,7 @@ in-process small-files path writes (header bytes, index line, catalog row)."""
 
 from __future__ import annotations
 
+import json
 import mmap
 import os
 import pickle
@@ -13,10 +14,11 @@ import xxhash
 
 from engine.backup.format_stage import worked_stat
 from engine.backup.read_worker import HEADER_ROOM, _Reader
-from engine.backup.rows import ROW_TAILS, plain_row_head
+from engine.backup.rows import ROW_TAILS, plain_row_head, row_head
 from engine.catalog.files_model import Change
+from engine.catalog.row_staging import STAGED_FIELDS
 from engine.format import codec
-from engine.format.index import _PLAIN_FILE, _owner_text
+from engine.format.index import _PLAIN_FILE, _owner_text, plain_line_parts, template_parts
 from engine.format.members import group_name, member_from_stat, user_name
 
 
@@ -105,30 +107,53 @@ def test_a_plain_run_is_laid_out_back_to_back_and_the_rest_left_in_order(
     buffer[:] = b"\xff" * len(buffer)
     request = ("run", f"{src}/", b"dir/", names, 1024, 8192, 4096,
                frozenset({(busy.st_dev, busy.st_ino)}))  # fmt: skip
-    taken, used, blobs = _Reader(buffer, xattrs=True).run(request)  # type: ignore[arg-type]
-    laid = [n for n, t in zip(names, taken, strict=True) if t is not None]
+    used, stretches = _Reader(buffer, xattrs=True).run(request)  # type: ignore[arg-type]
+    laid = [names[first + i] for first, lengths, *_ in stretches for i in range(len(lengths))]
     assert laid == ["a", "b"] + ([] if xattrs else ["x"]) + ["z"]
-    stretches = [pickle.loads(blob) for blob in blobs]  # row heads of a, b | (x,) z
-    assert [len(rows) for rows in stretches] == ([2, 1] if xattrs else [2, 2])
-    rows = [row for rows in stretches for row in rows]
+    # a, b | (x,) z: two stretches, the names between them not taken
+    assert [s[0] for s in stretches] == ([0, 9] if xattrs else [0, 8])
+    assert [len(s[1]) for s in stretches] == ([2, 1] if xattrs else [2, 2])
+    members = [
+        (length, header, size, atime, line, row)
+        for _, *per_member, lines, blob in stretches
+        for length, header, size, atime, line, row in zip(
+            *per_member, lines.split("\n"), pickle.loads(blob), strict=True
+        )
+    ]
     at = 1024
-    for name, row in zip(laid, rows, strict=True):
-        length, header, head, tail, size, atime = taken[names.index(name)]  # type: ignore[misc]
+    for name, (length, header, size, atime, line, row) in zip(laid, members, strict=True):
         st = os.stat(src / name)  # before reading it here: the worker left atime alone
         data = (src / name).read_bytes()
         expected = codec.encode_member(member_from_stat(b"dir/" + name.encode(), st))
         assert header == len(expected) and length == header + len(data) + (-len(data) % 512)
         member = bytes(buffer[at : at + length])
         assert member == expected + data + bytes(-len(data) % 512)
-        assert row[0] == os.fsencode(str(src / name)) and row[2] == size == len(data)
+        assert (row[0], row[1]) == (os.fsencode(str(src)), name.encode()) and row[4] == size
         digest = xxhash.xxh3_128_digest(data)
         uname, gname = user_name(st.st_uid), group_name(st.st_gid)
-        assert row == plain_row_head(os.fsencode(str(src / name)), st, uname, gname, digest)
-        assert '"dir/' + name + '"' in head and atime == st.st_atime_ns
-        assert xxhash.xxh3_128_hexdigest(data) in tail
+        path = os.fsencode(str(src / name))
+        assert row_head(row) == plain_row_head(path, st, uname, gname, digest)
+        assert [type(v) for v in row[:3]] == [bytearray] * 3  # bound without adapters
+        assert len(row) == len(STAGED_FIELDS) and size == len(data)
+        head, tail = plain_line_parts(b"dir/" + name.encode(), size, st.st_mtime_ns,
+                                      digest.hex(), st, uname, gname)  # fmt: skip
+        assert line % (2, 30, 40) == head + '2,"r":30,"o":40' + tail
+        assert template_parts(line) == (head, tail) and atime == st.st_atime_ns
         at += length
     assert used == at - 1024
     assert bytes(buffer[1024 - 8 : 1024]) == b"\xff" * 8  # nothing before the offset
+
+
+def test_a_line_template_keeps_a_percent_sign_in_a_name(tmp_path: Path) -> None:
+    (tmp_path / "100%d done").write_bytes(b"x")
+    buffer = memoryview(mmap.mmap(-1, 1 << 16))
+    request = ("run", f"{tmp_path}/", b"p%/", ["100%d done"], 0, 1 << 15, 4096, frozenset())
+    _, [(_, _, _, _, _, line, _)] = _Reader(buffer, xattrs=False).run(request)  # type: ignore[arg-type]
+    text = line % (1, 2, 3)
+    fields = json.loads(text)
+    assert fields["p"] == "p%/100%d done" and (fields["v"], fields["r"], fields["o"]) == (1, 2, 3)
+    head, tail = template_parts(line)
+    assert head + '1,"r":2,"o":3' + tail == text
 
 
 def test_a_plain_run_stops_laying_out_where_the_room_ends(tmp_path: Path) -> None:
@@ -138,9 +163,9 @@ def test_a_plain_run_stops_laying_out_where_the_room_ends(tmp_path: Path) -> Non
     member = len(codec.encode_member(member_from_stat(b"a", os.stat(tmp_path / "a")))) + 1536
     room = 2 * member + 100  # two members (header, 1500 bytes and padding), not three
     request = ("run", f"{tmp_path}/", b"", ["a", "b", "c"], 0, room, 4096, frozenset())
-    taken, used, blobs = _Reader(buffer, xattrs=False).run(request)  # type: ignore[arg-type]
-    assert [t is not None for t in taken] == [True, True, False]
-    assert [len(pickle.loads(blob)) for blob in blobs] == [2]
+    used, stretches = _Reader(buffer, xattrs=False).run(request)  # type: ignore[arg-type]
+    assert [(first, len(lengths)) for first, lengths, *_ in stretches] == [(0, 2)]
+    assert len(pickle.loads(stretches[0][-1])) == 2
     assert used == 2 * member
 
 
@@ -152,8 +177,9 @@ def test_a_run_without_in_use_files_keeps_those_sent_before(tmp_path: Path) -> N
 
     def run(in_use: frozenset[tuple[int, int]] | None) -> list[bool]:
         request = ("run", f"{tmp_path}/", b"", ["a", "b"], 0, 1 << 15, 4096, in_use)
-        taken, _, _ = reader.run(request)  # type: ignore[arg-type]
-        return [t is not None for t in taken]
+        _, stretches = reader.run(request)  # type: ignore[arg-type]
+        laid = {first + i for first, lengths, *_ in stretches for i in range(len(lengths))}
+        return [i in laid for i in range(2)]
 
     assert run(frozenset({(busy.st_dev, busy.st_ino)})) == [True, False]
     assert run(None) == [True, False]  # the same snapshot: not sent again

@@ -5,19 +5,24 @@ a bad row fails its publish as a whole, and what was never published is gone aft
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pickle
+import shutil
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from engine.catalog.db import Catalog, CatalogError
-from engine.catalog.files_model import Change, FileRow
+from engine.catalog.files_model import Change, FileRow, split_path
 from engine.catalog.files_staging import FileStaging, StagingChild
 from engine.catalog.files_store import FilesStore, UnknownSession
 from engine.catalog.jobs_store import JobsStore
-from engine.catalog.row_staging import PlainBlob, PlainRows
+from engine.catalog.row_staging import STAGED_FIELDS, PlainBlob, PlainRows
+from engine.child_process import join_closed
 from tests.engine.catalog.test_files_store import NON_UTF8, ROOT, stored
 
 
@@ -136,8 +141,10 @@ def test_plain_rows_are_staged_in_order_with_the_general_ones(
         return tuple(getattr(row, f) for f in row.__dataclass_fields__)
 
     first = PlainRows([plain(ROOT + b"/p%d" % i, i) for i in range(2)])
-    heads = [plain(ROOT + b"/p2", 2)[:16]]  # a worker's row heads: fields up to the checksum
-    blob = PlainBlob(pickle.dumps(heads), 1, [(2, 512)])
+    p2 = plain_row(ROOT + b"/p2", 2)
+    values = [*split_path(p2.path), *(getattr(p2, f) for f in STAGED_FIELDS[2:])]
+    head = tuple(bytearray(v) if type(v) is bytes else v for v in values)  # as a worker's
+    blob = PlainBlob(pickle.dumps([head]), 1, [(2, 512)])
     second = PlainRows([plain(NON_UTF8, 9)])
     assert staging.stage([first, blob, stored(ROOT + b"/general"), second]) == 5
     assert staging.publish(4) == 4  # the first four in staging order
@@ -154,3 +161,44 @@ def test_plain_rows_are_staged_in_order_with_the_general_ones(
         assert got.change is None and got.exception_category is None and got.link_target is None
     assert rows[ROOT + b"/general"].change is Change.ADDED
     assert rows[NON_UTF8].record == 9
+
+
+def test_the_child_checkpoints_its_publish_and_is_not_waited_for(
+    jobs: JobsStore, files: FilesStore, job: int, tmp_path: Path
+) -> None:
+    """The WAL checkpoint of a publish runs in the child after its reply (not in the
+    publish the backup waits for), and ``close`` leaves the child's exit to a thread."""
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = opened(files, session, run.id, "child")
+    staging.stage([stored(ROOT + b"/%d" % i) for i in range(500)])
+    assert staging.publish(500) == 500
+    proc = staging._child.proc  # type: ignore[union-attr]
+    staging.close()
+    join_closed()
+    assert proc.returncode == 0
+    copy = tmp_path / "main-file-only.sqlite"  # without the -wal: checkpointed rows only
+    shutil.copyfile(files.catalog.engine.url.database, copy)  # type: ignore[arg-type]
+    with contextlib.closing(sqlite3.connect(copy)) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM files WHERE run_id = ?", (run.id,)).fetchone()
+    assert count == 500
+
+
+def test_rows_staged_after_a_publish_of_everything_wait_for_their_own(
+    jobs: JobsStore, files: FilesStore, job: int, where: str
+) -> None:
+    """A publish that took every staged row, then more rows: a later publish takes only
+    those its checkpoint covers (the staging numbers rows on, it does not start again)."""
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    staging = opened(files, session, run.id, where)
+    staging.stage([stored(ROOT + b"/a%d" % i) for i in range(3)])
+    assert staging.publish(3) == 3
+    staging.stage([stored(ROOT + b"/b%d" % i) for i in range(3)])
+    assert staging.publish(4) == 1
+    assert sorted(r.path for r in files.descendants(run.id, ROOT))[-1] == ROOT + b"/b0"
+    staging.stage([stored(ROOT + b"/c0")])
+    assert staging.publish(6) == 2 and files.count(run.id) == 6
+    assert staging.publish(7) == 1
+    staging.close()
+    assert files.count(run.id) == 7

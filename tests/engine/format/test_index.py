@@ -19,6 +19,9 @@ from engine.format.index import (
     IndexEntry,
     IndexError_,
     iter_index,
+    line_template,
+    plain_line_parts,
+    template_parts,
 )
 from engine.format.members import MemberKind
 
@@ -114,6 +117,36 @@ def test_the_plain_file_line_is_the_general_line(
     got = [decode(b.finish()[0].read())[1] for b in (fast, general)]
     assert got[0] == got[1]
     assert got[0][0].ctime_ns == 345 and got[0][0].inode == 77 and got[0][0].mode == mode
+
+
+@given(
+    st.lists(st.tuples(st.binary(min_size=1, max_size=40), st.text(max_size=6)), max_size=5),
+    st.integers(0, 2**40),
+    st.integers(0, 3),
+)
+def test_lines_from_templates_are_the_plain_lines(
+    files: list[tuple[bytes, str]], record: int, volume: int
+) -> None:
+    """A stretch of ``line_template`` templates formatted with one ``%`` (the laid-out
+    small files, ``add_lines``) writes the lines ``add_parts`` writes one by one, whatever
+    ``%`` or quotes the names and owners hold; ``template_parts`` gives the parts back."""
+    stat = SimpleNamespace(st_mode=0o100644, st_ino=7, st_dev=5, st_nlink=1, st_uid=1, st_gid=2,
+                           st_ctime_ns=345)  # fmt: skip
+    parts = [plain_line_parts(p, 10, 99, "ab" * 16, stat, o.encode(), b"g%") for p, o in files]
+    templates = [line_template(pair) for pair in parts]
+    assert [template_parts(t) for t in templates] == parts
+    positions = [(volume, record + i, 512 * i) for i in range(len(files))]
+    one_by_one = IndexBuilder({"level": "full"})
+    for (head, tail), (v, r, o) in zip(parts, positions, strict=True):
+        one_by_one.add_parts(head, v, r, o, tail)
+    at_once = IndexBuilder({"level": "full"})
+    if files:
+        flat = tuple(n for position in positions for n in position)
+        at_once.add_lines("\n".join(templates) % flat, len(files))
+    assert at_once.count == one_by_one.count == len(files)
+    got = [b.finish()[0].read() for b in (at_once, one_by_one)]
+    assert got[0] == got[1]
+    assert [e.path for e in decode(got[0])[1]] == [p for p, _ in files]
 
 
 def test_a_full_runs_index_stays_version_1_and_refuses_deletion_lines() -> None:
