@@ -16,6 +16,7 @@ the child sees EOF and exits.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pickle
@@ -38,12 +39,16 @@ _REAPERS_LOCK = threading.Lock()
 
 
 def join_closed() -> None:
-    """Wait until every child closed with ``wait=False`` has exited (benchmarks count their
-    CPU time, which the system reports for waited-for children only)."""
+    """Wait until every child closed with ``wait=False`` has exited: at this process's exit
+    (no child outlives it unwaited), and in benchmarks (the system reports the CPU time of
+    waited-for children only)."""
     with _REAPERS_LOCK:
         reapers = list(_REAPERS)
     for reaper in reapers:
         reaper.join()
+
+
+atexit.register(join_closed)
 
 
 class PickleChild:
@@ -74,7 +79,8 @@ class PickleChild:
     def close(self, wait: bool = True) -> None:
         """EOF on the child's input, then wait for it to exit (killed past ``STOP_S``);
         ``wait=False``: a thread waits, for a child whose last work after its last reply
-        (the catalog's WAL checkpoint) need not hold the caller up. Idempotent."""
+        (the catalog's WAL checkpoint, an interpreter's teardown) need not hold the caller
+        up. Idempotent."""
         proc = self.proc
         if proc.stdin is not None:
             with contextlib.suppress(OSError):

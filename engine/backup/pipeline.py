@@ -197,6 +197,7 @@ class Pipeline:
             level=level,
             view=view,
             run_length=run_length if runs else None,
+            on_small=self.readers.scanned_small,
         )
         self.write = WriteStage(volumes, opts.record_size, opts.write_depth)
         self.catalog = CatalogStage(commit, raw=commit_tuples, staging=staging)

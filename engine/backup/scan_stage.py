@@ -21,6 +21,7 @@ Thread: ``run`` is the scan thread's body; it ends the order queue with ``None``
 from __future__ import annotations
 
 import queue
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,9 +74,13 @@ class ScanStage:
         level: LevelFilter | None = None,
         view: object | None = None,
         run_length: RunLength | None = None,
+        on_small: Callable[[int], None] | None = None,
     ) -> None:
         self.flow = flow
         self.run_length = run_length
+        self.on_small = on_small
+        """Told how many small files (or plain-run names) each batch queued: the readers
+        start their worker processes ahead (stages.ReaderStage.scanned_small)."""
         self.scanner = scanner
         scanner.on_item_error = self._scan_error
         self.order, self.work, self.pool = order, work, pool
@@ -181,6 +186,8 @@ class ScanStage:
         batch.items.append(item)
         if item.small:
             batch.fill += size + SLOT_EXTRA
+            if self.on_small is not None:
+                self.on_small(1)
         elif item.entry is not None and item.entry.kind is Kind.FILE:
             batch.streamed += 1
         if item.deletions:
@@ -192,6 +199,8 @@ class ScanStage:
             raise ValueError("plain runs are for full backups with a run length")
         self._emit()
         names, at = run.names, 0
+        if self.on_small is not None:
+            self.on_small(len(names))  # before its batches wait for room in the queues
         while at < len(names):
             count = self.run_length.value
             part = names if at == 0 and count >= len(names) else names[at : at + count]

@@ -155,8 +155,10 @@ class ReaderStage:
         """Small files the scan sent before the readers start worker processes (None: never;
         the lean path only: a test opener keeps everything in-process)."""
         self._small_seen = 0
+        self._small_scanned = 0
         self._workers: list[ReadWorker | None] = [None] * count
         self._worker_failed = [False] * count
+        self._workers_lock = threading.Lock()  # the scan thread starts them (``scanned_small``)
         self.lean = lean is not False
         """Small files take ``_read_small`` (no SourceFile); off when a test opener is set."""
         self.monitor = lean if isinstance(lean, InUseMonitor) else None
@@ -180,9 +182,11 @@ class ReaderStage:
     def join(self) -> None:
         for t in self.threads:
             t.join()
-        for i, worker in enumerate(self._workers):
+        with self._workers_lock:
+            workers, self._workers = self._workers, [None] * len(self._workers)
+            self._worker_failed = [True] * len(workers)  # none started after this
+        for worker in workers:
             if worker is not None:
-                self._workers[i] = None
                 worker.close()
 
     def _report(self, path: str, exc: ItemException) -> None:
@@ -217,17 +221,31 @@ class ReaderStage:
 
     # -- plain small files through a worker process (read_worker.py) ----------------------
 
+    def scanned_small(self, count: int) -> None:
+        """The scan queued ``count`` more small files (or names of a plain run). Once they
+        are more than ``workers_after``, every worker process is started, so that each has
+        started (~0.1 s) by the time its reader has taken that many in-process: the scan
+        runs well ahead of the readers. Scan thread."""
+        if self.workers_after is None or not self.lean or self.pool is None:
+            return
+        before = self._small_scanned
+        self._small_scanned = before + count
+        if before <= self.workers_after < self._small_scanned:
+            for index in range(len(self._workers)):
+                self._worker(index)
+
     def _worker(self, index: int) -> ReadWorker | None:
-        worker = self._workers[index]
-        if worker is None and not self._worker_failed[index]:
-            assert self.pool is not None
-            try:
-                worker = self._workers[index] = ReadWorker(
-                    self.pool.fd, xattrs=self.xattrs or self.acls
-                )
-            except OSError:
-                self._worker_failed[index] = True
-        return worker
+        with self._workers_lock:
+            worker = self._workers[index]
+            if worker is None and not self._worker_failed[index]:
+                assert self.pool is not None
+                try:
+                    worker = self._workers[index] = ReadWorker(
+                        self.pool.fd, xattrs=self.xattrs or self.acls
+                    )
+                except OSError:
+                    self._worker_failed[index] = True
+            return worker
 
     def _by_worker(self, index: int, batch: Batch) -> None:
         """Send the batch's plain small files to this thread's worker; what it could not

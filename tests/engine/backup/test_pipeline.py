@@ -306,3 +306,33 @@ def test_a_read_worker_that_dies_mid_backup_leaves_its_files_to_the_reader_threa
     assert differences(src, tmp_path / "dst") == []
     rows = FilesStore(site.catalog()).descendants(out.run_id, os.fsencode(src))
     assert len([r for r in rows if r.kind == "file"]) == 800
+
+
+def test_the_scan_starts_the_read_workers_ahead_of_the_readers(
+    tmp_path: Path, site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``workers_after`` small files queued by the scan, the workers are started from
+    the scan thread (they take ~0.1 s to start), not by each reader when it gets there."""
+    import threading
+
+    from engine.backup.read_worker import ReadWorker
+
+    src = tmp_path / "src"
+    for d in range(3):
+        (src / f"d{d}").mkdir(parents=True)
+        for i in range(150):
+            (src / f"d{d}" / f"f{i:03d}").write_bytes(os.urandom(300 + i))
+    started_by: list[str] = []
+    real = ReadWorker.__init__
+
+    def recording(self: ReadWorker, *args: object, **kwargs: object) -> None:
+        started_by.append(threading.current_thread().name)
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ReadWorker, "__init__", recording)
+    out = run_backup(spec(src, 200), site, actor="test")
+    assert out.status is CompletionStatus.COMPLETED, out.error
+    assert started_by == ["tapir-scan", "tapir-scan"]  # one per reader, both ahead
+    archive = write_tape_file(tmp_path / "state", out.volumes[0], 1, tmp_path / "s.tar")
+    extract("gnutar", [archive], tmp_path / "dst")
+    assert differences(src, tmp_path / "dst") == []
