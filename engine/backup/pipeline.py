@@ -22,11 +22,12 @@ failure are committed (their records were flushed); nothing later is.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +79,20 @@ DEFAULT_DEPTH = 8
 """Batches ahead of the formatter: every reader has work while the formatter does a batch."""
 PROGRESS_S = 0.5
 """How often the progress callback is called (the CLI redraws at that pace)."""
+
+
+@contextlib.contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """The objects alive when the backup starts (modules, the catalog's metadata, ...) are
+    left out of the garbage collector's full passes while it runs: measured, one full pass
+    over them took ~50 ms in a 2 s backup of 100,000 small files, with the GIL held, so
+    every stage of this process stopped for it. They are handed back afterwards (a cycle
+    among them that became garbage is collected then)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +250,10 @@ class Pipeline:
 
     def run(self) -> PipelineResult:
         """Back the source up into the volumes; raises the first job-level failure."""
+        with _frozen_heap():
+            return self._run()
+
+    def _run(self) -> PipelineResult:
         scan_thread = threading.Thread(target=self.scan.run, name="tapir-scan", daemon=True)
         self.write.start()
         scan_thread.start()
