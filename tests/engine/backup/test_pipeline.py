@@ -336,3 +336,37 @@ def test_the_scan_starts_the_read_workers_ahead_of_the_readers(
     archive = write_tape_file(tmp_path / "state", out.volumes[0], 1, tmp_path / "s.tar")
     extract("gnutar", [archive], tmp_path / "dst")
     assert differences(src, tmp_path / "dst") == []
+
+
+def test_the_heap_is_frozen_for_the_collector_only_while_the_pipeline_runs(
+    tmp_path: Path, site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objects alive before the backup are out of the collector's full passes during it
+    (pipeline._frozen_heap) and back in afterwards, also when the run fails."""
+    import gc
+
+    from engine.backup.format_stage import FormatStage
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_bytes(b"a")
+    frozen: list[int] = []
+    real = FormatStage.add_batch
+
+    def recording(self: FormatStage, items: list) -> None:  # type: ignore[type-arg]
+        frozen.append(gc.get_freeze_count())
+        real(self, items)
+
+    monkeypatch.setattr(FormatStage, "add_batch", recording)
+    before = gc.get_freeze_count()
+    out = run_backup(spec(src), site, actor="test")
+    assert out.status is CompletionStatus.COMPLETED, out.error
+    assert frozen and min(frozen) > before and gc.get_freeze_count() == before
+
+    def failing(self: FormatStage, items: list) -> None:  # type: ignore[type-arg]
+        raise OSError(errno.EIO, "injected")
+
+    monkeypatch.setattr(FormatStage, "add_batch", failing)
+    failed = run_backup(spec(src), site, actor="test")
+    assert failed.status is not CompletionStatus.COMPLETED
+    assert gc.get_freeze_count() == before
