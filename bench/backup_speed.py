@@ -84,6 +84,23 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   free buffers and the writer ~0.6 ms to pick up each group (GIL hand-offs): four groups
   instead of two, a shorter switch interval changed nothing measurable; with the other
   sessions' load on this VM's two CPUs the backup gets ~1.6 of them.
+  Then (2026-12-07, evening): a worker answers per stretch of laid-out members (lengths,
+  one index-line template text, the catalog row heads in the staging's order) and the format
+  thread places them and formats their lines with C loops and one ``%``; the worker opens
+  names relative to their directory; the staging makes a row's parameters as head +
+  position with ``map``; a publish no longer carries the TEMP table's DELETE (done at the
+  next stage) nor the WAL checkpoint (the staging child runs it after its reply) and no
+  helper's exit is waited for; the scan starts the workers as its listings pass 2,000 names;
+  the pipeline keeps the heap out of the collector's full passes (one took ~50 ms with the
+  GIL held). The tail after the last flush went from ~0.27 s to ~0.15 s (the INSERT ...
+  SELECT alone); the workers answer ~0.13 s after the start instead of ~0.16 s. The VM was
+  slow in that hour (large files 0.70 x, 0.97 x that morning; the write thread's system
+  time varied 0.2-1.8 s between runs of the same code, for the same 873 MB that a bare
+  ``pwrite`` loop writes in 0.14 s). Alternated with the previous commit, 8 runs each, twice:
+  median 1.85 / 2.05 s against 2.06 / 2.25 s, best 1.67 / 1.66 s against 1.98 / 1.79 s;
+  the bench's median 0.36-0.41 x, its best runs 1.64-1.77 s (0.45 x). User CPU per file did
+  not move measurably (~1.95-2.0 s of user time in all, 0.65-0.7 s of it the backup
+  process); the gain is the serial parts.
 - memory: peak 83-87 MiB for the backup process (was 104 MiB: the catalog rows no longer
   wait in memory), helpers ~60-70 MiB each. A 1,000,000-file tree (1,000 directories of
   1,000 files of 0-199 bytes, made by hand, not a dataset here), 2026-12-07 with plain runs:
