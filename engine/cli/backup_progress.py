@@ -140,6 +140,8 @@ class ProgressView:
 
 def plain_line(p: RunProgress) -> str:
     where = f" to {p.volume}" + (f" in {p.device}" if p.device else "") if p.volume else ""
+    if not p.files and not p.bytes and not p.exceptions:  # a volume mounted, nothing stored yet
+        return f"backup: writing{where}" if where else "backup: starting"
     rate = f", {format_bytes(int(p.rate))}/s" if p.rate else ""
     exceptions = f", {p.exceptions} exceptions" if p.exceptions else ""
     return f"backup: {p.files} files, {format_bytes(p.bytes)}{rate}{where}{exceptions}"
