@@ -79,8 +79,9 @@ class ScanStage:
         self.flow = flow
         self.run_length = run_length
         self.on_small = on_small
-        """Told how many small files (or plain-run names) each batch queued: the readers
-        start their worker processes ahead (stages.ReaderStage.scanned_small)."""
+        """Told of each small file queued and of each plain run's names as soon as they are
+        listed: the readers start their worker processes ahead
+        (stages.ReaderStage.scanned_small)."""
         self.scanner = scanner
         scanner.on_item_error = self._scan_error
         self.order, self.work, self.pool = order, work, pool

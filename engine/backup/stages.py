@@ -222,10 +222,11 @@ class ReaderStage:
     # -- plain small files through a worker process (read_worker.py) ----------------------
 
     def scanned_small(self, count: int) -> None:
-        """The scan queued ``count`` more small files (or names of a plain run). Once they
-        are more than ``workers_after``, every worker process is started, so that each has
-        started (~0.1 s) by the time its reader has taken that many in-process: the scan
-        runs well ahead of the readers. Scan thread."""
+        """The scan found ``count`` more small files (or names of a plain run, counted as
+        soon as the directory is listed). Once they are more than ``workers_after``, every
+        worker process is started, ~0.1 s of start-up that then runs while the readers take
+        their first files in-process (measured: first answers ~0.03 s sooner). Scan
+        thread."""
         if self.workers_after is None or not self.lean or self.pool is None:
             return
         before = self._small_scanned
