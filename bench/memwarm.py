@@ -11,6 +11,12 @@ the balloon, not tapir (tar alone: 0.7 s hot, 2.8-3.3 s after a 5 s pause).
 ``warm`` writes and unlinks a file of the given size in the output's directory right before
 the measured part: the pages it frees are hot when the measured writer takes them, for tar
 and tapir alike. (An anonymous mmap touched and unmapped warms only about half as well.)
+
+They stay hot for about a second and a half only (2026-12-07, ``pwrite`` of 873 MB in 1 MiB
+writes after ``warm``: 0.14 s at once or 1 s later, 0.26 s 2 s later, 0.58 s 4 s later). A
+measured part longer than that writes into cold pages anyway: tapir's small-files backup
+(~1.8 s, its writer's system time 0.2-1.8 s between runs for those 873 MB) more than tar's
+(~0.75 s). The ratio then measures some of the VM as well.
 """
 
 from __future__ import annotations
