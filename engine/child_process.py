@@ -6,10 +6,13 @@ stages hold it. Moved to a child, such a stage runs on its own GIL and costs thi
 one pipe round trip per batch. Users: engine/backup/read_worker.py (small files read and
 encoded) and engine/catalog/files_staging.py (catalog rows staged).
 
-The child runs ``python -m MODULE ARGS...`` with this checkout first on ``PYTHONPATH`` (so a
-worktree's code is the code that runs), its stderr discarded (a child failure is seen by the
-parent as EOF and handled there), in its own process group (a terminal's Ctrl-C cancels the
-backup, which then ends its children in order: the catalog child finishes its last publish),
+The child is ``MODULE.main(ARGS)`` forked from the helpers' fork server (engine/fork_server.py:
+one interpreter start and one import of the helpers' modules per process, not per child), or,
+where the server cannot run, ``python -m MODULE ARGS...``; either way with this checkout first
+on ``PYTHONPATH`` (so a worktree's code is the code that runs), its stderr discarded (a
+child failure is seen by the parent as EOF and handled there), outside the terminal's process
+group (a Ctrl-C cancels the backup, which then ends its children in order: the catalog child
+finishes its last publish),
 and loops on ``serve``: one request in, one reply out. A parent that dies closes the pipe:
 the child sees EOF and exits.
 """
@@ -25,7 +28,10 @@ import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.fork_server import ForkedProcess, ForkServer
 
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 STOP_S = 10.0
@@ -38,14 +44,65 @@ _REAPERS: list[threading.Thread] = []
 _REAPERS_LOCK = threading.Lock()
 
 
+HELPER_MODULES = ("engine.backup.read_worker", "engine.catalog.row_staging")
+"""What the fork server imports before it forks the helpers (engine/fork_server.py)."""
+_SERVER: ForkServer | None = None
+_SERVER_LOCK = threading.Lock()
+_SERVER_REFUSED = False
+"""The fork server could not start here (or died): children start the usual way."""
+
+
 def join_closed() -> None:
-    """Wait until every child closed with ``wait=False`` has exited: at this process's exit
-    (no child outlives it unwaited), and in benchmarks (the system reports the CPU time of
-    waited-for children only)."""
+    """Wait until every child closed with ``wait=False`` has exited, then stop the fork
+    server if no child of it is left: at this process's exit (no child outlives it
+    unwaited), and in benchmarks (the system reports the CPU time of waited-for children
+    only, and the helpers are the fork server's children)."""
+    global _SERVER
     with _REAPERS_LOCK:
         reapers = list(_REAPERS)
     for reaper in reapers:
         reaper.join()
+    with _SERVER_LOCK:
+        server = _SERVER
+        if server is None or server.live:
+            return
+        _SERVER = None
+    server.stop(STOP_S)
+
+
+def prestart() -> None:
+    """Start the fork server now, ahead of the helpers (a backup calls it before it mounts
+    its first volume, so that the server's own start overlaps the mount)."""
+    _fork_server()
+
+
+def _fork_server() -> ForkServer | None:
+    global _SERVER, _SERVER_REFUSED
+    with _SERVER_LOCK:
+        if _SERVER is None and not _SERVER_REFUSED:
+            from engine.fork_server import ForkServer, ForkServerError, supported
+
+            try:
+                if not supported():
+                    raise ForkServerError("no pidfd here")
+                _SERVER = ForkServer(list(HELPER_MODULES), _child_env())
+            except ForkServerError:
+                _SERVER_REFUSED = True
+        return _SERVER
+
+
+def _forget_server(server: ForkServer) -> None:
+    """The server failed a request: the next children start the usual way."""
+    global _SERVER, _SERVER_REFUSED
+    with _SERVER_LOCK:
+        if _SERVER is server:
+            _SERVER, _SERVER_REFUSED = None, True
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (PACKAGE_ROOT, env.get("PYTHONPATH"))))
+    return env
 
 
 atexit.register(join_closed)
@@ -55,17 +112,32 @@ class PickleChild:
     """This process's end of one child (one caller thread at a time)."""
 
     def __init__(self, module: str, args: list[str], *, pass_fds: tuple[int, ...] = ()) -> None:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (PACKAGE_ROOT, env.get("PYTHONPATH"))))
-        self.proc = subprocess.Popen(
+        """Forked from the fork server (engine/fork_server.py) when it runs, else started
+        as ``python -m module args``. Raises ``OSError`` if neither worked."""
+        self.proc: subprocess.Popen[bytes] | ForkedProcess = self._forked(
+            module, args, pass_fds
+        ) or subprocess.Popen(
             [sys.executable, "-m", module, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             pass_fds=pass_fds,
-            env=env,
+            env=_child_env(),
             process_group=0,  # Ctrl-C reaches the parent only; it ends the child by EOF
         )
+
+    @staticmethod
+    def _forked(module: str, args: list[str], pass_fds: tuple[int, ...]) -> ForkedProcess | None:
+        server = _fork_server()
+        if server is None or module not in HELPER_MODULES:
+            return None
+        from engine.fork_server import ForkServerError
+
+        try:
+            return server.spawn(module, args, pass_fds)
+        except ForkServerError:
+            _forget_server(server)
+            return None
 
     def call(self, request: object) -> Any:
         """Send one request and wait (GIL released) for its reply; raises one of

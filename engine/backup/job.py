@@ -38,6 +38,7 @@ from devices.errors import DeviceError, describe
 from devices.media import MediaModelError
 from drivers.errors import ScsiError
 from drivers.transport.contract import TransportError
+from engine import child_process
 from engine.backup.exceptions import ItemErrorHandler
 from engine.backup.job_spec import BackupSpec, RunOutcome
 from engine.backup.levels import Level, LevelFilter, choose_base
@@ -311,6 +312,7 @@ def _one_run(
         target.failed_drives = call.avoid_drives  # type: ignore[attr-defined]
     report = progress_reporter(jobs, run.id, call.progress)
     try:
+        child_process.prestart()  # the helpers' fork server starts while the volume mounts
         volumes = target.open(spec.record_size, parts, label)
         staging = FileStaging.deferred(files, session_id)  # rows inserted as they come
         try:

@@ -297,9 +297,14 @@ def _serve(path: str, session_id: int, run_id: int) -> None:
         conn.close()  # the TEMP table goes with it, unpublished rows included
 
 
+def main(argv: list[str]) -> None:
+    """``python -m engine.catalog.row_staging PATH SESSION RUN`` (engine/child_process.py)."""
+    _serve(argv[0], int(argv[1]), int(argv[2]))
+
+
 if __name__ == "__main__":
     # run from the package's module, not ``__main__``: the ``PlainRows`` the parent pickles
     # are that module's class
     from engine.catalog import row_staging
 
-    row_staging._serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    row_staging.main(sys.argv[1:])
