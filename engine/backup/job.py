@@ -151,6 +151,7 @@ def run_backup(
     checked, to hold it to the reserved drive and away from media other jobs reserved.
     Raises ``JobNotRunnable`` for a ``job_id`` that is not a backup job waiting to run."""
     started = time.monotonic()
+    child_process.prestart()  # the helpers' fork server imports while the run is set up
     catalog = catalog if catalog is not None else site.catalog()
     jobs = JobsStore(catalog)
     call = _Call(
@@ -312,7 +313,6 @@ def _one_run(
         target.failed_drives = call.avoid_drives  # type: ignore[attr-defined]
     report = progress_reporter(jobs, run.id, call.progress)
     try:
-        child_process.prestart()  # the helpers' fork server starts while the volume mounts
         volumes = target.open(spec.record_size, parts, label)
         staging = FileStaging.deferred(files, session_id)  # rows inserted as they come
         try:

@@ -172,10 +172,7 @@ class RunReaderStage(ReaderStage):
         buffer, pool = batch.buffer, self.pool
         if buffer is None or pool is None or self.workers_after is None or not self.lean:
             return None
-        self._small_seen += len(run.names)
-        if self._small_seen <= self.workers_after:
-            return None
-        worker = self._worker(index)
+        worker = self._ready_worker(index, len(run.names))
         if worker is None:
             return None
         monitor: InUseMonitor | None = self.monitor

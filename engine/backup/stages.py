@@ -158,7 +158,8 @@ class ReaderStage:
         self._small_scanned = 0
         self._workers: list[ReadWorker | None] = [None] * count
         self._worker_failed = [False] * count
-        self._workers_lock = threading.Lock()  # the scan thread starts them (``scanned_small``)
+        self._workers_lock = threading.Lock()  # the starter thread sets them (``_start_all``)
+        self._starting = False
         self.lean = lean is not False
         """Small files take ``_read_small`` (no SourceFile); off when a test opener is set."""
         self.monitor = lean if isinstance(lean, InUseMonitor) else None
@@ -223,30 +224,49 @@ class ReaderStage:
 
     def scanned_small(self, count: int) -> None:
         """The scan found ``count`` more small files (or names of a plain run, counted as
-        soon as the directory is listed). Once they are more than ``workers_after``, every
-        worker process is started, ~0.1 s of start-up that then runs while the readers take
-        their first files in-process (measured: first answers ~0.03 s sooner). Scan
-        thread."""
+        soon as the directory is listed). Once they are more than ``workers_after``, the
+        worker processes are started (``_start_workers``) while the readers take their
+        first files in-process. Scan thread."""
         if self.workers_after is None or not self.lean or self.pool is None:
             return
         before = self._small_scanned
         self._small_scanned = before + count
         if before <= self.workers_after < self._small_scanned:
-            for index in range(len(self._workers)):
-                self._worker(index)
+            self._start_workers()
 
-    def _worker(self, index: int) -> ReadWorker | None:
+    def _start_workers(self) -> None:
+        """Start every worker from a thread of its own: neither the scan nor a reader waits
+        for one (a fork from the helpers' fork server is quick, but the server may still be
+        importing: ~0.1 s after the backup started). Each reader sends its files to its
+        worker from the moment it runs, in-process until then (``_ready_worker``)."""
         with self._workers_lock:
-            worker = self._workers[index]
-            if worker is None and not self._worker_failed[index]:
+            if self._starting:
+                return
+            self._starting = True
+        starter = threading.Thread(target=self._start_all, name="tapir-worker-start", daemon=True)
+        starter.start()
+
+    def _start_all(self) -> None:
+        for index in range(len(self._workers)):
+            with self._workers_lock:
+                if self._workers[index] is not None or self._worker_failed[index]:
+                    continue  # ``join`` marks them all failed: none starts after it
                 assert self.pool is not None
                 try:
-                    worker = self._workers[index] = ReadWorker(
-                        self.pool.fd, xattrs=self.xattrs or self.acls
-                    )
+                    self._workers[index] = ReadWorker(self.pool.fd, xattrs=self.xattrs or self.acls)
                 except OSError:
                     self._worker_failed[index] = True
-            return worker
+
+    def _ready_worker(self, index: int, small: int) -> ReadWorker | None:
+        """This reader's worker if it runs, else None: the reader takes its ``small`` files
+        in-process. The workers are started here too when the readers, not the scan, are
+        the first to count more than ``workers_after`` small files."""
+        worker = self._workers[index]
+        if worker is None and not self._starting:
+            self._small_seen += small
+            if self._small_seen > self.workers_after:  # type: ignore[operator]
+                self._start_workers()
+        return worker
 
     def _by_worker(self, index: int, batch: Batch) -> None:
         """Send the batch's plain small files to this thread's worker; what it could not
@@ -255,11 +275,8 @@ class ReaderStage:
         if buffer is None or pool is None:
             return
         chosen = [i for i in batch.items if i.small and i.entry is not None and not i.exceptions]
-        self._small_seen += len(chosen)
-        if not chosen or self._small_seen <= self.workers_after:  # type: ignore[operator]
-            return
-        worker = self._worker(index)
-        if worker is None:
+        worker = self._ready_worker(index, len(chosen))
+        if worker is None or not chosen:
             return
         base, at, room = pool.offset(buffer), batch.used, len(buffer)
         monitor = self.monitor

@@ -308,31 +308,46 @@ def test_a_read_worker_that_dies_mid_backup_leaves_its_files_to_the_reader_threa
     assert len([r for r in rows if r.kind == "file"]) == 800
 
 
-def test_the_scan_starts_the_read_workers_ahead_of_the_readers(
+def test_the_scan_has_the_read_workers_started_and_no_reader_waits_for_them(
     tmp_path: Path, site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past ``workers_after`` small files queued by the scan, the workers are started from
-    the scan thread (they take ~0.1 s to start), not by each reader when it gets there."""
+    """Past ``workers_after`` small files listed, the scan has the workers started, from a
+    thread of their own; the readers read in-process until a worker runs. Here a worker
+    takes a second to start: every file is read in-process meanwhile (none waited for a
+    worker), and the archive is whole."""
     import threading
+    import time
 
     from engine.backup.read_worker import ReadWorker
+    from engine.backup.stages import ReaderStage
 
     src = tmp_path / "src"
     for d in range(3):
         (src / f"d{d}").mkdir(parents=True)
         for i in range(150):
             (src / f"d{d}" / f"f{i:03d}").write_bytes(os.urandom(300 + i))
+    asked_by: list[str] = []
     started_by: list[str] = []
-    real = ReadWorker.__init__
+    sent: list[object] = []
+    real_ask, real_init = ReaderStage._start_workers, ReadWorker.__init__
 
-    def recording(self: ReadWorker, *args: object, **kwargs: object) -> None:
+    def asking(self: ReaderStage) -> None:
+        asked_by.append(threading.current_thread().name)
+        real_ask(self)
+
+    def slow(self: ReadWorker, *args: object, **kwargs: object) -> None:
         started_by.append(threading.current_thread().name)
-        real(self, *args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(1.0)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ReadWorker, "__init__", recording)
+    monkeypatch.setattr(ReaderStage, "_start_workers", asking)
+    monkeypatch.setattr(ReadWorker, "__init__", slow)
+    monkeypatch.setattr(ReadWorker, "run_plain", lambda self, request: sent.append(request))
     out = run_backup(spec(src, 200), site, actor="test")
     assert out.status is CompletionStatus.COMPLETED, out.error
-    assert started_by == ["tapir-scan", "tapir-scan"]  # one per reader, both ahead
+    assert asked_by[0] == "tapir-scan"
+    assert started_by and set(started_by) == {"tapir-worker-start"}
+    assert sent == []
     archive = write_tape_file(tmp_path / "state", out.volumes[0], 1, tmp_path / "s.tar")
     extract("gnutar", [archive], tmp_path / "dst")
     assert differences(src, tmp_path / "dst") == []
