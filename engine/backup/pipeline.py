@@ -63,13 +63,10 @@ DEFAULT_CHECKPOINT_SECONDS = 600.0
 DEFAULT_READERS = 2
 """File I/O releases the GIL, so two readers keep opens and reads ahead of the formatter on
 two cores; more only contend for the GIL on the per-file Python work."""
-DEFAULT_BATCH_FILES = 128
-"""Amortises the cost of a thread hand-off (tens of us) and of a worker's round trip over
-many small files. 128 rather than 64 (with 2 MiB batches rather than 1 MiB): half the round
-trips on the small-files bench; measured alternately, best runs 4-7% faster, medians 0-5%."""
-DEFAULT_BATCH_BYTES = 2 << 20
-"""Small-file data read ahead per batch; times the queue depth, it bounds read-ahead memory
-(~22 MiB of batch buffers in all)."""
+DEFAULT_BATCH_FILES = 64
+"""Amortises the cost of a thread hand-off (tens of us) over many small files."""
+DEFAULT_BATCH_BYTES = 1 << 20
+"""Small-file data read ahead per batch; times the queue depth, it bounds read-ahead memory."""
 DEFAULT_SMALL_FILE = 64 << 10
 """Read whole by a reader thread; larger files stream straight into the records."""
 DEFAULT_WORKERS_AFTER = 2_000
