@@ -44,8 +44,6 @@ from typing import IO
 MAX_FDS = 8
 """Descriptors one spawn request may carry."""
 MESSAGE_BYTES = 1 << 16
-_HIGH_FD = 64
-"""Received descriptors are first moved above the ones a child is given (no collisions)."""
 
 
 def supported() -> bool:
@@ -257,7 +255,8 @@ def _child(
     code = 1
     try:
         sock.close()
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, _HIGH_FD) for fd in fds]
+        above = max(targets) + 1  # moved above every target first: no collisions
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, above) for fd in fds]
         for fd in fds:
             os.close(fd)
         fds.clear()  # the server's loop must not close them again (it does not run here)

@@ -4,6 +4,7 @@ accounting at stop, and PickleChild falling back to a plain start when the serve
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import resource
@@ -77,6 +78,38 @@ def test_a_forked_helper_gets_its_pipes_descriptors_directory_and_its_own_group(
     assert report["argv"] == ["fork_helper", "report", str(fd)]
     assert report["ppid"] == server.proc.pid
     assert report["pgid"] == server.proc.pid != os.getpgid(0)
+
+
+def test_descriptors_at_high_numbers_land_where_the_caller_had_them(
+    server: ForkServer, tmp_path: Path
+) -> None:
+    """The numbers a caller passes may be anything (a daemon with many files open): two
+    files at adjacent high numbers each reach the helper at its own number."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.write_bytes(b"first")
+    second.write_bytes(b"other")
+    opened = [os.open(first, os.O_RDONLY), os.open(second, os.O_RDONLY)]
+    numbers = [66, 67]  # where the server's first moves would put the received ones
+    for number in numbers:
+        with pytest.raises(OSError):
+            fcntl.fcntl(number, fcntl.F_GETFD)  # free here: nothing of pytest's is closed
+    for fd, number in zip(opened, numbers, strict=True):
+        os.dup2(fd, number)
+        os.close(fd)
+    try:
+        children = [
+            server.spawn("fork_helper", ["report", str(number)], tuple(numbers))
+            for number in numbers
+        ]
+    finally:
+        for number in numbers:
+            os.close(number)
+    texts = []
+    for child in children:
+        child.stdin.close()
+        texts.append(json.loads(child.stdout.read())["extra"])
+        assert child.wait(10.0) == 0
+    assert texts == ["first", "other"]
 
 
 def test_return_codes_a_timeout_and_a_kill(server: ForkServer) -> None:
