@@ -7,7 +7,8 @@ Not a test. Issue 4 targets: large files (8 x 256 MiB) >= 0.9 x tar's throughput
 
 Each tapir run is a child process (its own ``ru_maxrss``: the peak resident memory of the
 whole backup, Python included; "helper MiB" is the largest of its helper processes: two read
-workers and the catalog staging process, engine/child_process.py) on a fresh simulated
+workers and the catalog staging process, forks of the helpers' fork server,
+engine/child_process.py) on a fresh simulated
 library and catalog under ``--dir``; tar writes ``tar -cf FILE -b 512`` to a real file in the
 same directory (BASELINES.md: never /dev/null). Times are whole-backup wall clock, medians of
 ``--runs``, interleaved, after a warm-up pass of each; the child's time covers ``run_backup``
@@ -101,6 +102,19 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   the bench's median 0.36-0.41 x, its best runs 1.64-1.77 s (0.45 x). User CPU per file did
   not move measurably (~1.95-2.0 s of user time in all, 0.65-0.7 s of it the backup
   process); the gain is the serial parts.
+  Then (2026-12-07, late): the helpers are forks of one fork server (engine/fork_server.py)
+  started first thing in ``run_backup``, and the read workers start from a thread of their
+  own while the readers go on in-process: one interpreter start and import instead of three
+  (the helpers' CPU ~0.2 s less), the workers' first answers ~0.08 s after the start
+  instead of ~0.14 s. Alternated with the code before (8-10 runs each): median 1.78 / 1.52 s
+  against 1.86 / 1.57 s. The bench's median 0.47 x at load ~1 (tar 0.82 s, tapir 1.74 s,
+  runs 1.62-1.86 s, CPU 2.97 s), 0.42-0.47 x in a slower hour (tar 0.83-0.95 s, tapir
+  1.97-2.04 s). Measured and left: two runs in flight per worker (the worker's ~0.5 ms
+  gaps between a reply and the next request vanish, the wall time does not move: the two
+  CPUs are busy), batches of 128 files (within the noise; 2 MiB batches make checkpoints
+  coarser than a small ``--checkpoint-bytes``), ``sys.setswitchinterval`` 0.5 ms, a third
+  reader (slower). The tail after the last flush is the INSERT ... SELECT of every row
+  (0.13-0.14 s for 100,000, its COMMIT 15 ms).
 - memory: peak 83-87 MiB for the backup process (was 104 MiB: the catalog rows no longer
   wait in memory), helpers ~60-70 MiB each. A 1,000,000-file tree (1,000 directories of
   1,000 files of 0-199 bytes, made by hand, not a dataset here), 2026-12-07 with plain runs:
