@@ -45,12 +45,13 @@ from engine.backup.rows import plain_row_head, staged_row_head
 from engine.catalog.files_model import normalize
 from engine.child_process import PickleChild, serve_stdio
 from engine.format import codec
-from engine.format.index import line_template, plain_line_parts
+from engine.format.index import plain_line_parts, plain_line_template
 from engine.format.members import NO_XATTR_ERRNOS, group_name, member_from_stat, user_name
 
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 """As reader.py's (not imported from there: the worker starts with few imports)."""
 NOATIME = getattr(os, "O_NOATIME", 0)
+FS_ENCODING, FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 BLOCK = 512
 ZEROS = bytes(BLOCK)
@@ -172,83 +173,54 @@ class _Reader:
         except OSError:
             return 0, stretches  # every name in-process, which reports why
         at, end = offset, offset + room
-        stretch = _Stretch()
+        stretch = _Stretch(
+            self.buffer, catalog_parent, prefix, end, largest, in_use, dir_fd,
+            xattrs=self.xattrs, noatime=self.noatime,
+        )  # fmt: skip
         try:
             for index, name in enumerate(names):
-                raw = os.fsencode(name)
-                member = self._member(dir_fd, raw, catalog_parent, prefix, at, end, largest, in_use)
-                if member is None:
+                length = stretch.add(index, name, at)
+                if not length:
                     if stretch.rows:
                         stretches.append(stretch.done())
-                        stretch = _Stretch()
+                        stretch = stretch.next()
                     continue
-                stretch.add(index, member)
-                at += member[0]
+                at += length
         finally:
             os.close(dir_fd)
+            self.noatime = stretch.noatime
         if stretch.rows:
             stretches.append(stretch.done())
         return at - offset, stretches
 
-    def _member(
+
+class _Stretch:
+    """A ``RunStretch`` being collected, and how a run's names become its members: one
+    method call per file, its lists appended in place (the workers are most of a small-files
+    backup's CPU: measured ~0.5 us less per file than a call per step and a tuple per
+    member)."""
+
+    __slots__ = (
+        "atimes", "buffer", "dir_fd", "end", "first", "headers", "in_use", "largest",
+        "lengths", "lines", "noatime", "parent", "prefix", "rows", "sizes", "xattrs",
+    )  # fmt: skip
+
+    def __init__(
         self,
-        dir_fd: int,
-        raw: bytes,
+        buffer: memoryview,
         parent: bytearray,
         prefix: bytes,
-        at: int,
         end: int,
         largest: int,
         in_use: frozenset[tuple[int, int]],
-    ) -> tuple[int, int, str, tuple[object, ...], int, int] | None:
-        """(member length, header length, index line template, catalog row head, file
-        size, atime_ns) of name ``raw`` in ``dir_fd`` (``parent`` as the catalog keeps it),
-        taken, its member written at ``at``; None: not taken."""
-        fd = self._open(raw, dir_fd)
-        if fd is None:
-            return None
-        try:
-            st = os.fstat(fd)
-            size = st.st_size
-            if (
-                size > largest
-                or st.st_nlink != 1
-                or not stat_mod.S_ISREG(st.st_mode)
-                or st.st_blocks * BLOCK < size  # sparse.looks_sparse: the in-process path
-                or (in_use and (st.st_dev, st.st_ino) in in_use)
-            ):
-                return None
-            name = prefix + raw
-            header, uname, gname = _header(name, st)
-            data_at = at + len(header)
-            pad = -size % BLOCK
-            stop = data_at + size + pad
-            if stop > end:
-                return None
-            buffer = self.buffer
-            view = buffer[data_at : data_at + size]
-            if not self._read_whole(fd, view, st.st_mtime_ns, st.st_ctime_ns):
-                return None
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        buffer[at:data_at] = header
-        buffer[stop - pad : stop] = ZEROS[:pad]
-        digest = xxhash.xxh3_128_digest(view)
-        line = line_template(
-            plain_line_parts(name, size, st.st_mtime_ns, digest.hex(), st, uname, gname)
-        )
-        row = staged_row_head(parent, raw, st, uname, gname, digest)
-        return stop - at, len(header), line, row, size, st.st_atime_ns
-
-
-class _Stretch:
-    """A ``RunStretch`` being collected."""
-
-    __slots__ = ("atimes", "first", "headers", "lengths", "lines", "rows", "sizes")
-
-    def __init__(self) -> None:
+        dir_fd: int,
+        *,
+        xattrs: bool,
+        noatime: int,
+    ) -> None:
+        self.buffer, self.parent, self.prefix, self.end = buffer, parent, prefix, end
+        self.largest, self.in_use, self.dir_fd = largest, in_use, dir_fd
+        self.xattrs, self.noatime = xattrs, noatime
         self.first = -1
         self.lengths: list[int] = []
         self.headers: list[int] = []
@@ -257,16 +229,77 @@ class _Stretch:
         self.lines: list[str] = []
         self.rows: list[tuple[object, ...]] = []
 
-    def add(self, index: int, member: tuple[int, int, str, tuple[object, ...], int, int]) -> None:
+    def next(self) -> _Stretch:
+        """An empty stretch of the same run."""
+        return _Stretch(
+            self.buffer, self.parent, self.prefix, self.end, self.largest, self.in_use,
+            self.dir_fd, xattrs=self.xattrs, noatime=self.noatime,
+        )  # fmt: skip
+
+    def add(self, index: int, name: str, at: int) -> int:
+        """Lay out the member of ``name`` (in the run's directory) at ``at`` and add it; its
+        length, or 0: not taken (the reader thread's in-process path takes it and reports
+        what is wrong): not a plain small file, no room left, changed while read, or
+        anything the system refused."""
+        raw = name.encode(FS_ENCODING, FS_ERRORS)  # os.fsencode without its call
+        try:
+            fd = os.open(raw, OPEN_FLAGS | self.noatime, dir_fd=self.dir_fd)
+        except PermissionError:
+            if not self.noatime:
+                return 0
+            self.noatime = 0  # not the owner: O_NOATIME refused (reader.py open_source)
+            return self.add(index, name, at)
+        except OSError:
+            return 0
+        try:
+            st = os.fstat(fd)
+            size = st.st_size
+            if (
+                size > self.largest
+                or st.st_nlink != 1
+                or not stat_mod.S_ISREG(st.st_mode)
+                or st.st_blocks * BLOCK < size  # sparse.looks_sparse: the in-process path
+                or (self.in_use and (st.st_dev, st.st_ino) in self.in_use)
+            ):
+                return 0
+            member_name = self.prefix + raw
+            header, uname, gname = _header(member_name, st)
+            data_at = at + len(header)
+            pad = -size % BLOCK
+            stop = data_at + size + pad
+            if stop > self.end:
+                return 0
+            buffer = self.buffer
+            view = buffer[data_at : data_at + size]
+            if size and os.readv(fd, (view,)) != size:
+                return 0
+            if self.xattrs and _has_xattrs(fd):
+                return 0
+            after = os.fstat(fd)
+            if (
+                after.st_size != size
+                or after.st_mtime_ns != st.st_mtime_ns
+                or after.st_ctime_ns != st.st_ctime_ns
+            ):
+                return 0
+        except OSError:
+            return 0
+        finally:
+            os.close(fd)
+        buffer[at:data_at] = header
+        buffer[stop - pad : stop] = ZEROS[:pad]
+        digest = xxhash.xxh3_128_digest(view)
         if self.first < 0:
             self.first = index
-        length, header, line, row, size, atime = member
-        self.lengths.append(length)
-        self.headers.append(header)
-        self.lines.append(line)
-        self.rows.append(row)
+        self.lengths.append(stop - at)
+        self.headers.append(len(header))
         self.sizes.append(size)
-        self.atimes.append(atime)
+        self.atimes.append(st.st_atime_ns)
+        self.lines.append(
+            plain_line_template(member_name, size, st.st_mtime_ns, digest.hex(), st, uname, gname)
+        )
+        self.rows.append(staged_row_head(self.parent, raw, st, uname, gname, digest))
+        return stop - at
 
     def done(self) -> RunStretch:
         rows = pickle.dumps(self.rows, pickle.HIGHEST_PROTOCOL)

@@ -255,6 +255,29 @@ def line_template(parts: tuple[str, str]) -> str:
     return head.replace("%", "%%") + POSITION + tail.replace("%", "%%")
 
 
+_PLAIN_TEMPLATE = (
+    (_PLAIN_HEAD % ("%s", _FILE)) + POSITION.replace("%", "%%") + _PLAIN_TAIL[: -len("%s}")] + "}"
+)
+"""``plain_line_template`` in one formatting (no ``change``: a full backup's plain run)."""
+
+
+def plain_line_template(
+    path: bytes, size: int, mtime_ns: int, x: str, st: Any, uname: bytes, gname: bytes
+) -> str:
+    """``line_template(plain_line_parts(...))`` of a file of a full backup (no change) with
+    one ``%``: what a reader worker formats per file of a plain run (read_worker.py)."""
+    quoted = _quote(path.decode("utf-8", "surrogateescape"))
+    owner = _owner_text(st.st_uid, st.st_gid, uname, gname)
+    if "%" in quoted:
+        quoted = quoted.replace("%", "%%")
+    if "%" in owner:
+        owner = owner.replace("%", "%%")
+    return _PLAIN_TEMPLATE % (
+        quoted, size, mtime_ns, x, st.st_mode, owner, st.st_ctime_ns, st.st_ino, st.st_dev,
+        st.st_nlink,
+    )  # fmt: skip
+
+
 def template_parts(template: str) -> tuple[str, str]:
     """The text before and after the position of one ``line_template``."""
     head, _, tail = template.partition(POSITION)

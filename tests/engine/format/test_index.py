@@ -21,6 +21,7 @@ from engine.format.index import (
     iter_index,
     line_template,
     plain_line_parts,
+    plain_line_template,
     template_parts,
 )
 from engine.format.members import MemberKind
@@ -147,6 +148,25 @@ def test_lines_from_templates_are_the_plain_lines(
     got = [b.finish()[0].read() for b in (at_once, one_by_one)]
     assert got[0] == got[1]
     assert [e.path for e in decode(got[0])[1]] == [p for p, _ in files]
+
+
+@given(
+    st.binary(min_size=1, max_size=40),
+    st.text(max_size=6),
+    st.text(max_size=6),
+    st.integers(0, 2**40),
+    st.integers(0, 2**32),
+)
+def test_the_workers_one_step_template_is_the_template_of_the_plain_line(
+    path: bytes, uname: str, gname: str, size: int, uid: int
+) -> None:
+    """``plain_line_template`` (a read worker, per file of a plain run) gives the template
+    ``line_template(plain_line_parts(...))`` gives, ``%`` and quotes included."""
+    stat = SimpleNamespace(st_mode=0o100600, st_ino=9, st_dev=3, st_nlink=1, st_uid=uid,
+                           st_gid=uid + 2, st_ctime_ns=123)  # fmt: skip
+    owners = uname.encode("utf-8", "surrogateescape"), gname.encode("utf-8", "surrogateescape")
+    parts = plain_line_parts(path, size, 77, "cd" * 16, stat, *owners)
+    assert plain_line_template(path, size, 77, "cd" * 16, stat, *owners) == line_template(parts)
 
 
 def test_a_full_runs_index_stays_version_1_and_refuses_deletion_lines() -> None:
