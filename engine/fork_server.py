@@ -43,6 +43,10 @@ from typing import IO
 
 MAX_FDS = 8
 """Descriptors one spawn request may carry."""
+REPLY_S = 30.0
+"""How long a request waits for the server's reply (its start included: ~0.1 s here)
+before the server is given up and the helper started the usual way: a server that hangs
+must not hang the backup."""
 MESSAGE_BYTES = 1 << 16
 
 
@@ -109,8 +113,11 @@ class ForkedProcess:
 class ForkServer:
     """This process's end of the server (thread-safe: one request at a time)."""
 
-    def __init__(self, modules: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, modules: list[str], env: dict[str, str], *, reply_s: float = REPLY_S
+    ) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        ours.settimeout(reply_s)  # a timeout is an OSError: ForkServerError below
         try:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", __name__, *modules],

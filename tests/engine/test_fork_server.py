@@ -151,6 +151,24 @@ def test_a_server_that_died_is_reported_and_a_wrong_status_refused(server: ForkS
         server.spawn("fork_helper", ["exit", "0"], ())
 
 
+def test_a_server_that_stops_answering_is_given_up_after_its_timeout(tmp_path: Path) -> None:
+    """A hung server (stopped here with SIGSTOP) costs a request its timeout, then an error
+    the caller falls back on, not a hung backup."""
+    (tmp_path / "fork_helper.py").write_text(HELPER)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    srv = ForkServer(["fork_helper"], env, reply_s=0.5)
+    try:
+        srv.spawn("fork_helper", ["exit", "0"], ()).wait(10.0)  # started and answering
+        os.kill(srv.proc.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(ForkServerError, match="stopped answering"):
+            srv.spawn("fork_helper", ["exit", "0"], ())
+        assert 0.4 < time.monotonic() - started < 5.0
+    finally:
+        os.kill(srv.proc.pid, signal.SIGCONT)
+        srv.stop(10.0)
+
+
 def test_pickle_children_start_the_usual_way_when_the_server_is_gone(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
