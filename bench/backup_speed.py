@@ -118,7 +118,8 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   with its index line template formatted in one step (~0.5 us less per file, ~11.5 us in
   isolation, ~6.5 of them its six system calls): alternated, median 1.61-1.63 s against
   1.68-1.81 s; the bench's median 0.43-0.48 x in a slow hour (tar 0.92-0.93 s, tapir
-  1.92-2.16 s).
+  1.92-2.16 s), 0.48-0.49 x in a better one at load ~1 (tar 0.80 s, tapir 1.62-1.66 s, runs
+  1.53-1.79 s, CPU 2.77-2.86 s, the backup process 0.94-0.98 s).
 - memory: peak 83-87 MiB for the backup process (was 104 MiB: the catalog rows no longer
   wait in memory), helpers ~60-70 MiB each. A 1,000,000-file tree (1,000 directories of
   1,000 files of 0-199 bytes, made by hand, not a dataset here), 2026-12-07 with plain runs:
