@@ -70,8 +70,10 @@ DEFAULT_BATCH_BYTES = 1 << 20
 DEFAULT_SMALL_FILE = 64 << 10
 """Read whole by a reader thread; larger files stream straight into the records."""
 DEFAULT_WORKERS_AFTER = 2_000
-"""Small files seen before the readers start their worker processes (read_worker.py): a
-process start (~0.1 s) pays off over thousands of files, not over a few."""
+"""Small files listed before the worker processes are started (read_worker.py): a worker
+is a fork of the helpers' fork server (a few ms; engine/fork_server.py) or, without one, a
+process start (~0.1 s), which pays off over thousands of files, not over a few. The readers
+go on in-process until their worker runs."""
 RUN_NAMES = 1024
 """Most names the scan lists into one plain run (scan.PlainRun); the scan stage cuts it into
 batches of ``RunLength`` names."""
