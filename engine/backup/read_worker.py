@@ -98,33 +98,9 @@ class _Reader:
         self.noatime = NOATIME
         self.in_use: frozenset[tuple[int, int]] = frozenset()
 
-    def _open(self, path: str | bytes, dir_fd: int | None = None) -> int | None:
-        """The file opened for reading (``path`` relative to ``dir_fd`` when given), or None
-        (the in-process path reports why)."""
-        try:
-            return os.open(path, OPEN_FLAGS | self.noatime, dir_fd=dir_fd)
-        except PermissionError:
-            if not self.noatime:
-                return None
-            self.noatime = 0  # not the owner: O_NOATIME refused (reader.py open_source)
-            return self._open(path, dir_fd)
-        except OSError:
-            return None
-
-    def _read_whole(self, fd: int, view: memoryview, mtime: int, ctime: int) -> bool:
-        """Read the file into ``view`` (its size) in one call: True when it came whole, has
-        no xattrs (when they are backed up) and kept its size and times while read."""
-        size = len(view)
-        if size and os.readv(fd, (view,)) != size:
-            return False
-        if self.xattrs and _has_xattrs(fd):
-            return False
-        after = os.fstat(fd)
-        return after.st_size == size and after.st_mtime_ns == mtime and after.st_ctime_ns == ctime
-
     def read(self, spec: Spec) -> Result:
         path, name, dev, ino, size, mtime, ctime, at, change = spec
-        fd = self._open(path)
+        fd, self.noatime = _open(path, None, self.noatime)
         if fd is None:
             return None
         try:
@@ -140,7 +116,7 @@ class _Reader:
             ):
                 return None
             view = self.buffer[at : at + size]
-            if not self._read_whole(fd, view, mtime, ctime):
+            if not _read_whole(fd, view, mtime, ctime, self.xattrs):
                 return None
         except OSError:
             return None
@@ -196,9 +172,9 @@ class _Reader:
 
 class _Stretch:
     """A ``RunStretch`` being collected, and how a run's names become its members: one
-    method call per file, its lists appended in place (the workers are most of a small-files
-    backup's CPU: measured ~0.5 us less per file than a call per step and a tuple per
-    member)."""
+    method call per file, its lists appended in place, no tuple per member (the workers are
+    most of a small-files backup's CPU). Opening and the read's checks are ``_Reader.read``'s
+    own (``_open``, ``_read_whole``)."""
 
     __slots__ = (
         "atimes", "buffer", "dir_fd", "end", "first", "headers", "in_use", "largest",
@@ -242,14 +218,8 @@ class _Stretch:
         what is wrong): not a plain small file, no room left, changed while read, or
         anything the system refused."""
         raw = name.encode(FS_ENCODING, FS_ERRORS)  # os.fsencode without its call
-        try:
-            fd = os.open(raw, OPEN_FLAGS | self.noatime, dir_fd=self.dir_fd)
-        except PermissionError:
-            if not self.noatime:
-                return 0
-            self.noatime = 0  # not the owner: O_NOATIME refused (reader.py open_source)
-            return self.add(index, name, at)
-        except OSError:
+        fd, self.noatime = _open(raw, self.dir_fd, self.noatime)
+        if fd is None:
             return 0
         try:
             st = os.fstat(fd)
@@ -271,16 +241,7 @@ class _Stretch:
                 return 0
             buffer = self.buffer
             view = buffer[data_at : data_at + size]
-            if size and os.readv(fd, (view,)) != size:
-                return 0
-            if self.xattrs and _has_xattrs(fd):
-                return 0
-            after = os.fstat(fd)
-            if (
-                after.st_size != size
-                or after.st_mtime_ns != st.st_mtime_ns
-                or after.st_ctime_ns != st.st_ctime_ns
-            ):
+            if not _read_whole(fd, view, st.st_mtime_ns, st.st_ctime_ns, self.xattrs):
                 return 0
         except OSError:
             return 0
@@ -305,6 +266,31 @@ class _Stretch:
         rows = pickle.dumps(self.rows, pickle.HIGHEST_PROTOCOL)
         return (self.first, self.lengths, self.headers, self.sizes, self.atimes,
                 "\n".join(self.lines), rows)  # fmt: skip
+
+
+def _open(path: str | bytes, dir_fd: int | None, noatime: int) -> tuple[int | None, int]:
+    """The file opened for reading (``path`` relative to ``dir_fd`` when given), or None (the
+    in-process path reports why); and the ``O_NOATIME`` flag to open the next one with."""
+    try:
+        return os.open(path, OPEN_FLAGS | noatime, dir_fd=dir_fd), noatime
+    except PermissionError:
+        if not noatime:
+            return None, noatime
+        return _open(path, dir_fd, 0)  # not the owner: O_NOATIME refused (reader.py)
+    except OSError:
+        return None, noatime
+
+
+def _read_whole(fd: int, view: memoryview, mtime: int, ctime: int, xattrs: bool) -> bool:
+    """Read the file into ``view`` (its size) in one call: True when it came whole, has no
+    xattrs (when they are backed up) and kept its size and times while read."""
+    size = len(view)
+    if size and os.readv(fd, (view,)) != size:
+        return False
+    if xattrs and _has_xattrs(fd):
+        return False
+    after = os.fstat(fd)
+    return after.st_size == size and after.st_mtime_ns == mtime and after.st_ctime_ns == ctime
 
 
 def _header(name: bytes, st: os.stat_result) -> tuple[bytes, bytes, bytes]:
