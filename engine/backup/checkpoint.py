@@ -15,10 +15,10 @@ Memory stays flat however long the interval: rows beyond ``SPILL_ROWS`` that are
 covered by an emitted record are pickled to a temporary file (rows are then committed from it).
 
 With a staging catalog (engine/catalog/files_staging.py, SQLite) the rows do not wait here:
-``StagedRows`` hands them to the catalog thread every ``STAGE_ROWS`` to be inserted, invisible,
+``StagedRows`` hands them to the catalog thread every ``STAGE_ROWS`` to be inserted, unlisted,
 while the run goes on, and keeps only each row's end key (8 bytes); a checkpoint then submits
-``Publish(upto)``, which makes the staged rows it covers part of the catalog in one statement.
-The insert work overlaps the backup instead of following it (issue 4 "Speed").
+``Publish(upto)``, which lists the staged rows it covers (one small UPDATE). The insert work
+overlaps the backup instead of following it (issue 4 "Speed").
 
 Threads: ``PendingRows`` and ``Checkpoints`` belong to the format stage's thread; the catalog
 thread only reads sealed batches and calls ``commit``. A commit failure is job-level: raised

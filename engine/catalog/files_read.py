@@ -45,9 +45,21 @@ BACKUP_RUNS = (
     'FROM "runs" r JOIN "jobs" j ON j."id" = r."job_id" '
     'WHERE r."level" IS NOT NULL AND r."started_at" IS NOT NULL'
 )
+LISTED_JOIN = (
+    'JOIN "runs" r ON r."id" = f."run_id" AND (r."files_upto" IS NULL OR f."id" <= r."files_upto")'
+)
+"""``files f`` joined with its run ``r``, the rows the catalog lists only: schema.LISTED
+(the same rule in SQLAlchemy) says which and why."""
+DROP_UNLISTED = (
+    'DELETE FROM "files" WHERE "id" > (SELECT "files_upto" FROM "runs" WHERE "id" = :run) '
+    'AND +"run_id" = :run'
+)
+"""Delete the run's rows no checkpoint covered (a backup that failed or died after its last
+one): they could never be listed. ``+`` keeps SQLite on the id range above the bound (a few
+rows) rather than the run's index (all its rows)."""
 VERSIONS = (
     f'SELECT {ROW_COLUMNS}, r."job_id", r."number", r."ended_at", f."session_id" '
-    'FROM "files" f JOIN "runs" r ON r."id" = f."run_id" '
+    f'FROM "files" f {LISTED_JOIN} '
     'WHERE f."parent" = :parent AND f."name" = :name{job} '
     'ORDER BY r."started_at", f."id"'
 )
@@ -143,7 +155,7 @@ class FilesReader:
         """``path -> row`` of the entries of ``directory`` in ``chain`` (newest run first)."""
         listed, params = in_list("r", chain)
         sql = (
-            f'SELECT {ROW_COLUMNS} FROM "files" f '
+            f'SELECT {ROW_COLUMNS} FROM "files" f {LISTED_JOIN} '
             f'WHERE f."run_id" IN ({listed}) AND f."parent" = :parent'
         )
         rows = self.query(sql, {**params, "parent": directory})

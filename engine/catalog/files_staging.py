@@ -1,15 +1,19 @@
-"""``FileStaging``: a backup's file rows inserted while it runs, published at checkpoints.
+"""``FileStaging``: a backup's file rows inserted while it runs, listed at checkpoints.
 
 Why: a run of 100,000 small files used to hand all its rows to ``FilesStore.add_files`` at
 its last checkpoint, the end of the session (checkpoints come every 16 GiB or 10 minutes), and
 that insert (~1.5 s: Python parameter binding in SQLite's ``executemany``, then the three
 index updates) ran after the data were written, adding to the backup's time (issue 4
-"Speed"). Here the catalog thread inserts rows as the format stage produces them into a
-TEMP table of one connection held for the session (invisible to every other connection, no
-lock on the catalog, gone with the connection if the process dies), and a checkpoint only
-runs ``INSERT INTO files SELECT ... FROM`` the staged rows it covers, in C, in one write
-transaction. The catalog still lists no file before the drive flushed it
-(shared/DESIGN.md "Catalog").
+"Speed"). Staging the rows in a TEMP table and copying them into ``files`` at the checkpoint
+(``INSERT ... SELECT``, in C) still left that copy, ~0.14 s per 100,000 rows, after the last
+flush. Here the catalog thread inserts rows into ``files`` itself, as the format stage
+produces them, one transaction per few thousand, and they are *unlisted*: the run's
+``runs.files_upto`` (set at the first insert below every row the staging adds) hides them
+from every read (schema.LISTED, files_read.LISTED_JOIN). A checkpoint then only moves the
+bound up to the last row it covers: one small UPDATE, after the drive flushed. The catalog
+still lists no file before the drive flushed it (shared/DESIGN.md "Catalog"); rows staged
+and never covered (a failure after the last checkpoint) are deleted by ``close``, by the
+run's next staging, or when the run ends (jobs_store), and are never read meanwhile.
 
 SQLite only (``open`` returns None elsewhere: ``add_files`` at checkpoints, as before). The
 staging connection lives in a child process (``StagingChild``, engine/child_process.py) when
@@ -18,7 +22,7 @@ SQLAlchemy): SQLite's ``executemany`` releases and retakes the GIL at every row,
 in the backup process each retake waits for the format stage (profiled: ~2 s of GIL for
 100,000 rows under load). An in-memory catalog stages in this process.
 Staged rows are numbered from 1 in the order they were staged; ``publish(upto)`` makes rows
-1..upto part of the catalog (those not yet published).
+1..upto listed (those not yet published).
 
 Threads: one thread at a time (the pipeline's catalog thread); the connection is its own.
 """
@@ -34,10 +38,10 @@ import sqlalchemy as sa
 from engine.catalog.db import CatalogError
 from engine.catalog.files_model import FileRow
 from engine.catalog.files_store import FilesStore, _insert_sql
-from engine.catalog.row_staging import TABLE, RowStaging, StagingPlan, first_line, row_count
+from engine.catalog.row_staging import RowStaging, StagingPlan, first_line, row_count
 from engine.child_process import ChildGone, PickleChild
 
-__all__ = ["TABLE", "DeferredStaging", "FileStaging", "StagingChild", "staging_plan"]
+__all__ = ["DeferredStaging", "FileStaging", "StagingChild", "staging_plan"]
 
 CHILD_ROWS = 2_000
 """A first batch of this many rows or more is staged by a child process (``deferred``)."""
@@ -160,8 +164,8 @@ class StagingChild:
         return self._call(("publish", upto))
 
     def close(self) -> None:
-        """Unpublished rows are dropped with the child's connection. Returns without
-        waiting for the child's exit: after its last publish it checkpoints the WAL
+        """The child deletes unpublished rows as it ends. Returns without waiting for
+        that or for the child's exit: after its last publish it checkpoints the WAL
         (row_staging ``_serve``), which the backup need not wait for
         (``child_process.join_closed`` does). Idempotent."""
         child, self._child = self._child, None

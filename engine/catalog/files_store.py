@@ -45,8 +45,8 @@ from engine.catalog.files_model import (
     row_params,
     split_path,
 )
-from engine.catalog.files_read import FilesReader, file_row, resolve
-from engine.catalog.schema import files, runs, session_parts, sessions
+from engine.catalog.files_read import DROP_UNLISTED, FilesReader, file_row, resolve
+from engine.catalog.schema import LISTED_FILES, files, runs, session_parts, sessions
 from engine.jobs.states import SUCCESS_STATUSES
 
 if TYPE_CHECKING:  # imported by the methods for backups: tapir ls and browse need none of them
@@ -233,6 +233,10 @@ class FilesStore:
         """
         with self.catalog.write() as conn:
             run_id = self._run_of(conn, session_id)
+            bound = sa.select(runs.c.files_upto).where(runs.c.id == run_id)
+            bounded = conn.execute(bound).scalar() is not None  # a staging wrote this run
+            if bounded:  # what it left unlisted goes, or the new bound below would list it
+                conn.execute(sa.text(DROP_UNLISTED), {"run": run_id})
             insert = _insert_sql(conn.dialect)
             if insert is None:  # named parameters (psycopg2): through SQLAlchemy
                 params: list[Any] = [
@@ -241,16 +245,19 @@ class FilesStore:
                 ]
                 if params:
                     conn.execute(sa.insert(files), params)
-                return len(params)
-            params = [_positional(insert, run_id, session_id, row) for row in rows]
-            if params:
-                conn.exec_driver_sql(insert.sql, params)
+            else:
+                params = [_positional(insert, run_id, session_id, row) for row in rows]
+                if params:
+                    conn.exec_driver_sql(insert.sql, params)
+            if bounded and params:  # these rows are listed at once
+                top = sa.select(sa.func.max(files.c.id)).scalar_subquery()
+                conn.execute(sa.update(runs).where(runs.c.id == run_id).values(files_upto=top))
         return len(params)
 
     # -- run-level lookups ---------------------------------------------------------------
 
     def _select(self, *where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-        return sa.select(*_ROW_COLUMNS).where(*where)
+        return sa.select(*_ROW_COLUMNS).select_from(LISTED_FILES).where(*where)
 
     def _rows(self, query: sa.Select[Any]) -> list[FileRow]:
         with self.catalog.read() as conn:
@@ -268,7 +275,7 @@ class FilesStore:
         return self._rows(query.order_by(files.c.parent, files.c.name))
 
     def count(self, run_id: int) -> int:
-        query = sa.select(sa.func.count()).select_from(files).where(files.c.run_id == run_id)
+        query = sa.select(sa.func.count()).select_from(LISTED_FILES).where(files.c.run_id == run_id)
         with self.catalog.read() as conn:
             return int(conn.execute(query).scalar() or 0)
 

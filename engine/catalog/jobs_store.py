@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from engine.catalog import jobs_query
 from engine.catalog.db import Catalog
+from engine.catalog.files_read import DROP_UNLISTED
 from engine.catalog.jobs_model import (
     Job,
     Run,
@@ -292,6 +293,7 @@ class JobsStore:
                     **values,
                 )
             )
+            conn.execute(sa.text(DROP_UNLISTED), {"run": run_id})  # no checkpoint covers them
             conn.execute(
                 sa.update(jobs)
                 .where(jobs.c.id == row.job_id)
@@ -382,6 +384,7 @@ class JobsStore:
                     return int(last)
             return self._insert_run(conn, job_id, **values)
         conn.execute(sa.update(runs).where(runs.c.id == open_run.id).values(**values))
+        conn.execute(sa.text(DROP_UNLISTED), {"run": open_run.id})  # as in end_run
         return open_run.id
 
     @staticmethod

@@ -1,5 +1,5 @@
-"""``RowStaging``: a backup's file rows in a TEMP table of one SQLite connection, published
-into ``files`` at checkpoints (files_staging.py says why and when).
+"""``RowStaging``: a backup's file rows inserted into ``files`` as they come, unlisted, and
+listed at checkpoints (files_staging.py says why and how).
 
 Plain DB-API (``sqlite3``), no SQLAlchemy: the staging child process
 (``python -m engine.catalog.row_staging PATH``) starts without importing it (~0.2 s of CPU
@@ -14,6 +14,7 @@ The connection must be in autocommit mode (``isolation_level = None``, as db.py'
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import pickle
 import sqlite3
@@ -25,10 +26,15 @@ from operator import add, itemgetter
 from typing import Any, NamedTuple
 
 from engine.catalog.files_model import FileRow, normalize, row_params, split_path
+from engine.catalog.files_read import DROP_UNLISTED
 from engine.catalog.head import SQLITE_PRAGMAS
 from engine.child_process import serve_stdio
 
-TABLE = "tapir_staged_files"
+CHECKPOINT_ROWS = 12_000
+"""The staging child checkpoints the WAL after this many rows (~500 pages of WAL, under
+SQLite's autocheckpoint of 1,000 that another connection's commit would run) and after each
+publish."""
+BOUND_SQL = 'UPDATE "runs" SET "files_upto" = :upto WHERE "id" = :run'
 PLAIN_NULLS = frozenset(
     {
         "change",
@@ -102,49 +108,50 @@ def row_count(rows: Iterable[object]) -> int:
 
 
 class RowStaging:
-    """One session's staged rows on ``conn`` (module docstring). One thread at a time.
-    Staged rows are numbered from 1 in the order they came; ``publish(upto)`` makes rows
-    1..upto part of the catalog (those not yet published)."""
+    """One session's rows on ``conn`` (module docstring). One thread at a time. Rows are
+    numbered from 1 in the order they were staged; ``publish(upto)`` makes rows 1..upto
+    listed (those not yet published)."""
 
     def __init__(self, conn: Any, session_id: int, run_id: int, plan: StagingPlan) -> None:
         self._conn = conn
         self.session_id, self.run_id, self.plan = session_id, run_id, plan
-        columns = plan.columns
-        into = f"INSERT INTO temp.{TABLE} "
-        self._stage_sql = plan.insert_sql.replace("INSERT INTO files ", into, 1)
-        self._publish_sql = (
-            f"INSERT INTO files ({columns}) SELECT {columns} FROM temp.{TABLE} "
-            "WHERE seq > ? AND seq <= ? ORDER BY seq"
+        self._stage_sql = plan.insert_sql
+        self._plain_sql, self._plain_row_values = _plain_statement(
+            "INSERT INTO files ", plan, session_id, run_id
         )
-        self._forget_sql = f"DELETE FROM temp.{TABLE} WHERE seq < ?"
-        """Published rows go, but the last: a new row's ``seq`` is one more than the largest
-        left, so an emptied table would number the next rows from 1 again, and a publish
-        would then take rows its checkpoint does not cover."""
-        self._plain_sql, self._plain_row_values = _plain_statement(into, plan, session_id, run_id)
         self.staged = 0
         self.published = 0
-        self._forgotten = 0
-        with self._tx("BEGIN"):
-            conn.execute(f"DROP TABLE IF EXISTS temp.{TABLE}")
-            # seq: the rowid, numbering rows as ``staged`` counts them (``_forget_sql``)
-            conn.execute(f"CREATE TEMP TABLE {TABLE} (seq INTEGER PRIMARY KEY, {columns})")
+        self._listed: int | None = None
+        """The run's ``files_upto`` as this staging set it (None before the first stage)."""
+        self._ends: list[tuple[int, int]] = []
+        """Per stage transaction not wholly published: (number of its last row, its id).
+        A transaction's rows have consecutive ids (SQLite gives a new row the largest id + 1,
+        and the transaction holds the write lock), so any staged row's id is known."""
 
     def _tx(self, begin: str) -> _Transaction:
         return _Transaction(self._conn, begin)
 
+    def _start(self) -> int:
+        """In the first stage's transaction: drop rows an earlier staging of this run left
+        unlisted (it died), then bound the run's listed rows below every row staged from
+        now on. Returns the bound."""
+        conn, run = self._conn, {"run": self.run_id}
+        conn.execute(DROP_UNLISTED, run)
+        (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()
+        conn.execute(BOUND_SQL, {"upto": top, **run})
+        return int(top)
+
     def stage(self, rows: Iterable[FileRow | tuple[Any, ...] | PlainRows | PlainBlob]) -> int:
         """Insert rows (``FileRow``, the tuple of its fields, a ``PlainRows`` or ``PlainBlob``)
-        after those staged before, in order; they stay invisible until published. Returns
-        how many."""
+        after those staged before, in order, in one transaction; they stay unlisted until
+        published. Returns how many."""
         plan, run_id, session_id = self.plan, self.run_id, self.session_id
         tuple_at, change_at = plan.tuple_at, plan.change_at
         conn = self._conn
         count = 0
         general: list[tuple[Any, ...]] = []
-        with self._tx("BEGIN"):
-            if self._forgotten < self.published:  # off the publish's path (the backup's tail)
-                conn.execute(self._forget_sql, (self.published,))
-                self._forgotten = self.published
+        with self._tx("BEGIN IMMEDIATE"):  # a writer: wait for the lock up front (db.py)
+            started = self._start() if self._listed is None else None
             for row in rows:
                 kind = type(row)
                 if kind is PlainRows or kind is PlainBlob:
@@ -167,7 +174,13 @@ class RowStaging:
             if general:
                 conn.executemany(self._stage_sql, general)
                 count += len(general)
-        self.staged += count
+            if count:
+                (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+        if started is not None:
+            self._listed = started
+        if count:
+            self.staged += count
+            self._ends.append((self.staged, int(last)))
         return count
 
     def _plain_params(self, rows: PlainRows | PlainBlob) -> Iterable[tuple[Any, ...]]:
@@ -177,25 +190,36 @@ class RowStaging:
         return map(self._plain_row_values, rows)
 
     def publish(self, upto: int) -> int:
-        """Make staged rows up to number ``upto`` part of the catalog, in one transaction
-        (call only after the drive flushed their records). Returns how many were added."""
+        """Make staged rows up to number ``upto`` listed: one small transaction, whatever
+        their number (call only after the drive flushed their records). Returns how many
+        were added."""
         upto = min(upto, self.staged)
         if upto <= self.published:
             return 0
-        with self._tx("BEGIN IMMEDIATE"):  # a writer: wait for the lock up front (db.py)
-            added = self._conn.execute(self._publish_sql, (self.published, upto)).rowcount
-        self.published = upto
-        return int(added)
+        ends = self._ends
+        at = bisect.bisect_left(ends, (upto,))
+        end, last = ends[at]
+        bound = last - (end - upto)
+        with self._tx("BEGIN IMMEDIATE"):
+            self._conn.execute(BOUND_SQL, {"upto": bound, "run": self.run_id})
+        added = upto - self.published
+        self.published, self._listed = upto, bound
+        del ends[: at + 1 if end == upto else at]
+        return added
 
     def close(self) -> None:
-        """Drop what was not published (a failure after the last checkpoint). Idempotent;
-        the caller closes the connection."""
+        """Delete what was staged and never published (a failure after the last
+        checkpoint). Idempotent; the caller closes the connection."""
         if self._conn is None:
             return
         conn, self._conn = self._conn, None
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        conn.execute(f"DROP TABLE IF EXISTS temp.{TABLE}")
+        if self.staged > self.published:
+            # tidying: rows left unlisted are never read, and the run's next staging or
+            # its end (jobs_store) drops them too
+            with contextlib.suppress(sqlite3.Error), _Transaction(conn, "BEGIN IMMEDIATE"):
+                conn.execute(DROP_UNLISTED, {"run": self.run_id})
 
 
 PLACED = ("part", "record", "offset")
@@ -281,20 +305,28 @@ def _serve(path: str, session_id: int, run_id: int) -> None:
             return "error", first_line(exc)
 
     def checkpoint() -> None:
-        """After a publish's reply, not in it: the backup waits for the publish, and its
-        last one is the backup's tail. Maintenance: a failure is SQLite's to retry at the
-        next commit (anyone's), never the backup's."""
+        """The WAL checkpoint of what a stage or publish wrote, after its reply, not in it
+        (the backup waits for a publish, and its last one is the backup's tail). Why here:
+        the backup process's next catalog write would otherwise checkpoint every row
+        staged so far (SQLite's autocheckpoint, ~70 ms per 100,000 rows) on its format
+        thread or at its end. Maintenance: a failure is SQLite's to retry at the next commit
+        (anyone's), never the backup's."""
         nonlocal checkpointed
-        if staging is not None and staging.published > checkpointed:
-            checkpointed = staging.published
+        if staging is None:
+            return
+        published = staging.published > checkpointed[1]
+        if published or staging.staged - checkpointed[0] >= CHECKPOINT_ROWS:
+            checkpointed = staging.staged, staging.published
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
-    checkpointed = 0
+    checkpointed = (0, 0)
     try:
         serve_stdio(handle, checkpoint)
     finally:
-        conn.close()  # the TEMP table goes with it, unpublished rows included
+        if staging is not None:
+            staging.close()  # unpublished rows go
+        conn.close()
 
 
 def main(argv: list[str]) -> None:

@@ -175,12 +175,15 @@ runs = sa.Table(
     sa.Column("drive", sa.String(NAME_LEN), nullable=True),
     sa.Column("counters", sa.JSON, nullable=False),
     sa.Column("heartbeat_at", UtcDateTime, nullable=True),
+    sa.Column("files_upto", sa.BigInteger, nullable=True),  # migration 0005
     sa.UniqueConstraint("job_id", "number", name="uq_runs_job_number"),
     sa.Index("ix_runs_ended_at", "ended_at"),
 )
 """One row per run of a job (its history). ``started_at`` is NULL for a run that never
 started (canceled before start, missed); ``base_run_id`` is the run an incremental or
-differential compared against, so the chain of a point in time can be followed."""
+differential compared against, so the chain of a point in time can be followed.
+``files_upto``: the catalog lists a ``files`` row of the run only if its ``id`` is at most
+this, or this is NULL (``LISTED`` below; engine/catalog/files_staging.py says why)."""
 
 job_transitions = sa.Table(
     "job_transitions",
@@ -276,6 +279,12 @@ files = sa.Table(
 ``run_id`` repeats the session's run so the indexes that serve "a directory as of a run" and
 "the exceptions of a run" need no join. The path is split into ``parent`` and ``name`` (raw
 bytes); ``part``/``record``/``offset`` are NULL for a file that was never archived."""
+
+LISTED = sa.or_(runs.c.files_upto.is_(None), files.c.id <= runs.c.files_upto)
+"""The rows the catalog lists (``runs.files_upto``): every read of ``files`` joins its run
+with this (``LISTED_FILES``; files_read.LISTED_JOIN is the same rule as SQL text). Rows above
+the bound are a backup's, inserted as it runs and not yet covered by a checkpoint."""
+LISTED_FILES = files.join(runs, sa.and_(runs.c.id == files.c.run_id, LISTED))
 
 # -- the job manager (migration 0003) --------------------------------------------------------
 

@@ -236,10 +236,12 @@ class _Spans:
         if key not in self._last:
             import sqlalchemy as sa
 
+            from engine.catalog.schema import LISTED_FILES
             from engine.catalog.schema import files as t
 
             query = (
                 sa.select(t.c.record, t.c.offset)
+                .select_from(LISTED_FILES)
                 .where(t.c.session_id == session_id, t.c.part == seq, t.c.record.is_not(None))
                 .order_by(t.c.record.desc(), t.c.offset.desc())
                 .limit(1)

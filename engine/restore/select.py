@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from engine.catalog.files_model import Change, FileRow, join_path, normalize, shown
 from engine.catalog.files_store import FilesStore
+from engine.catalog.schema import LISTED_FILES
 from engine.catalog.schema import files as files_table
 from engine.restore.asof import LATEST, AsOf, PointInTime
 
@@ -158,6 +159,7 @@ def _link_leaders(files: FilesStore, point: PointInTime, chosen: list[Chosen]) -
             continue
         query = (
             sa.select(t.c.parent, t.c.name)
+            .select_from(LISTED_FILES)
             .where(
                 t.c.session_id == c.session_id,
                 t.c.link_group == c.row.link_group,

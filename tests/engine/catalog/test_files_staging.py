@@ -1,7 +1,7 @@
 """FileStaging on a real SQLite file, in a child process (the default for a file) and on a
-connection of this process: staged rows stay invisible (to this process's other connections
+connection of this process: staged rows stay unlisted (to this process's other connections
 and to another process) until published, publishing goes in staging order and up to a number,
-a bad row fails its publish as a whole, and what was never published is gone after close."""
+a bad row fails its stage as a whole, and what was never published is gone after close."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from engine.catalog.files_model import Change, FileRow, split_path
 from engine.catalog.files_staging import FileStaging, StagingChild
 from engine.catalog.files_store import FilesStore, UnknownSession
 from engine.catalog.jobs_store import JobsStore
-from engine.catalog.row_staging import STAGED_FIELDS, PlainBlob, PlainRows
+from engine.catalog.row_staging import CHECKPOINT_ROWS, STAGED_FIELDS, PlainBlob, PlainRows
 from engine.child_process import join_closed
 from tests.engine.catalog.test_files_store import NON_UTF8, ROOT, stored
 
@@ -70,9 +70,12 @@ def test_rows_appear_only_when_published(
     assert staging.publish(99) == 4  # clamped to what was staged
     assert files.lookup(NON_UTF8, run.id) is not None
     staging.stage([stored(ROOT + b"/late")])
+    assert files.count(run.id) == 6 and _stored_rows(db_url, run.id) == 7
     staging.close()
     staging.close()  # idempotent
-    assert files.count(run.id) == 6  # the unpublished row went with the connection
+    join_closed()
+    assert files.count(run.id) == 6
+    assert _stored_rows(db_url, run.id) == 6  # the unpublished row was deleted
 
 
 def test_stage_takes_row_tuples_and_checks_the_session(
@@ -91,18 +94,31 @@ def test_stage_takes_row_tuples_and_checks_the_session(
         FileStaging.open(FilesStore(catalog), 999)
 
 
-def test_a_bad_row_fails_its_publish_as_a_whole(
-    jobs: JobsStore, files: FilesStore, job: int
+def test_a_bad_row_fails_its_stage_as_a_whole(
+    jobs: JobsStore, files: FilesStore, job: int, db_url: str, where: str
 ) -> None:
+    """The first stage fails: none of its rows stays, and the next stage (which must then
+    bound the run itself) and its publish work."""
     run = jobs.start_run(job)
     session = files.open_session(run.id, "lib1", ROOT, record_size=512)
-    staging = FileStaging.open(files, session)
-    assert staging is not None
-    staging.stage([stored(ROOT + b"/1"), FileRow(path=ROOT + b"/2", kind=None)])  # type: ignore[arg-type]
+    staging = opened(files, session, run.id, where)
     with pytest.raises(CatalogError, match="NOT NULL"):
-        staging.publish(2)
-    staging.close()
+        staging.stage([stored(ROOT + b"/1"), FileRow(path=ROOT + b"/2", kind=None)])  # type: ignore[arg-type]
+    assert staging.stage([stored(ROOT + b"/3"), stored(ROOT + b"/4")]) == 2
     assert files.count(run.id) == 0
+    assert staging.publish(1) == 1
+    staging.close()
+    join_closed()
+    assert [r.path for r in files.descendants(run.id, ROOT)] == [ROOT + b"/3"]
+    assert _stored_rows(db_url, run.id) == 1  # the unpublished row was deleted, not hidden
+
+
+def _stored_rows(db_url: str, run_id: int) -> int:
+    """The run's rows in ``files``, listed or not."""
+    path = db_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM files WHERE run_id = ?", (run_id,)).fetchone()
+    return int(count)
 
 
 @pytest.mark.parametrize(("first", "kind"), [(3, FileStaging), (2_000, StagingChild)])
@@ -202,3 +218,31 @@ def test_rows_staged_after_a_publish_of_everything_wait_for_their_own(
     assert staging.publish(7) == 1
     staging.close()
     assert files.count(run.id) == 7
+
+
+def test_the_child_checkpoints_the_wal_as_rows_are_staged(
+    jobs: JobsStore, files: FilesStore, job: int, tmp_path: Path
+) -> None:
+    """Every ``CHECKPOINT_ROWS`` staged rows the child checkpoints the WAL (after its reply),
+    so that the backup process's own catalog writes never find that work to do."""
+    run = jobs.start_run(job)
+    session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+    database = files.catalog.engine.url.database
+    with contextlib.closing(sqlite3.connect(database)) as conn:  # type: ignore[arg-type]
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the schema into the main file
+    staging = opened(files, session, run.id, "child")
+    staging.stage([stored(ROOT + b"/%d" % i) for i in range(CHECKPOINT_ROWS - 1)])
+    copy = tmp_path / "main-file-only.sqlite"
+
+    def in_main_file() -> int:
+        shutil.copyfile(database, copy)  # type: ignore[arg-type]
+        with contextlib.closing(sqlite3.connect(copy)) as conn:
+            query = "SELECT count(*) FROM files WHERE run_id = ?"
+            return int(conn.execute(query, (run.id,)).fetchone()[0])
+
+    assert in_main_file() == 0  # in the WAL only
+    staging.stage([stored(ROOT + b"/last")])
+    staging.stage([])  # answered after the checkpoint that followed the last reply
+    assert in_main_file() == CHECKPOINT_ROWS
+    assert files.count(run.id) == 0  # unlisted all the same
+    staging.close()
