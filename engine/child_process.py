@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import os
 import pickle
+import select
 import subprocess
 import sys
 import threading
@@ -126,6 +128,7 @@ class PickleChild:
             env=_child_env(),
             process_group=0,  # Ctrl-C reaches the parent only; it ends the child by EOF
         )
+        self._pipe_room: int | None = None
 
     @staticmethod
     def _forked(module: str, args: list[str], pass_fds: tuple[int, ...]) -> ForkedProcess | None:
@@ -143,11 +146,41 @@ class PickleChild:
     def call(self, request: object) -> Any:
         """Send one request and wait (GIL released) for its reply; raises one of
         ``ChildGone`` if the child is gone."""
-        stdin, stdout = self.proc.stdin, self.proc.stdout
-        assert stdin is not None and stdout is not None
-        pickle.dump(request, stdin, pickle.HIGHEST_PROTOCOL)
+        self.send(request)
+        return self.receive()
+
+    def send(self, request: object, *, ahead: bool = False) -> bool:
+        """Send one request; its reply is the next ``receive`` not yet matched to an earlier
+        request. ``ahead``: the reply to an earlier request is still unread; then a request
+        is sent only if it fits in half the pipe (else False: receive first). Why: the child,
+        writing a reply larger than its pipe holds, reads nothing until that reply is read,
+        so a request it cannot take whole would block both ends. Raises one of
+        ``ChildGone`` if the child is gone."""
+        stdin = self.proc.stdin
+        assert stdin is not None
+        data = pickle.dumps(request, pickle.HIGHEST_PROTOCOL)
+        if ahead and len(data) > self._room():
+            return False
+        stdin.write(data)
         stdin.flush()
+        return True
+
+    def receive(self) -> Any:
+        """The reply to the oldest request not answered yet (waiting, GIL released)."""
+        stdout = self.proc.stdout
+        assert stdout is not None
         return pickle.load(stdout)
+
+    def _room(self) -> int:
+        """Half the capacity of the pipe to the child (one page, the least Linux gives a
+        pipe, when it cannot be asked)."""
+        if self._pipe_room is None:
+            try:
+                size = fcntl.fcntl(self.proc.stdin.fileno(), fcntl.F_GETPIPE_SZ)  # type: ignore[union-attr]
+            except (OSError, AttributeError, ValueError):
+                size = 2 * select.PIPE_BUF
+            self._pipe_room = max(size // 2, select.PIPE_BUF)
+        return self._pipe_room
 
     def close(self, wait: bool = True) -> None:
         """EOF on the child's input, then wait for it to exit (killed past ``STOP_S``);

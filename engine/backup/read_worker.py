@@ -343,9 +343,16 @@ class ReadWorker:
             raise EOFError("read worker answered for another request")
         return results
 
-    def run_plain(self, request: RunRequest) -> tuple[int, list[RunStretch]]:
-        """``_Reader.run`` in the worker; raises as ``run`` does."""
-        used, stretches = self._child.call(request)
+    def send_plain(self, request: RunRequest, *, ahead: bool = False) -> bool:
+        """Send a run for ``_Reader.run`` in the worker; ``receive_plain`` takes its answer.
+        ``ahead``: the answer to the run sent before is not taken yet (then False when this
+        one is too big to go ahead: ``PickleChild.send``). Raises one of ``ChildGone``."""
+        return self._child.send(request, ahead=ahead)
+
+    def receive_plain(self, request: RunRequest) -> tuple[int, list[RunStretch]]:
+        """The worker's answer to ``request``, the oldest run sent and not answered yet;
+        raises one of ``ChildGone`` (an answer that does not fit the request is EOFError)."""
+        used, stretches = self._child.receive()
         names, laid, after = len(request[3]), 0, 0
         for first, lengths, *_ in stretches:
             if first < after or first + len(lengths) > names or not lengths:

@@ -286,16 +286,16 @@ def test_a_read_worker_that_dies_mid_backup_leaves_its_files_to_the_reader_threa
         for i in range(200):
             (src / f"d{d}" / f"f{i:03d}").write_bytes(os.urandom(500 + i * 7))
     calls: list[int] = []
-    real = ReadWorker.run_plain
+    real = ReadWorker.send_plain
 
-    def dying(self: ReadWorker, request: object) -> object:
+    def dying(self: ReadWorker, request: object, *, ahead: bool = False) -> bool:
         calls.append(self._child.proc.pid)
         if len(calls) == 3:
             os.kill(self._child.proc.pid, signal.SIGKILL)
             self._child.proc.wait()
-        return real(self, request)  # type: ignore[arg-type]
+        return real(self, request, ahead=ahead)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(ReadWorker, "run_plain", dying)
+    monkeypatch.setattr(ReadWorker, "send_plain", dying)
     out = run_backup(spec(src, 0), site, actor="test")
     assert out.status is CompletionStatus.COMPLETED, out.error
     assert out.counters.files == 800 and len(calls) > 3
@@ -306,6 +306,58 @@ def test_a_read_worker_that_dies_mid_backup_leaves_its_files_to_the_reader_threa
     assert differences(src, tmp_path / "dst") == []
     rows = FilesStore(site.catalog()).descendants(out.run_id, os.fsencode(src))
     assert len([r for r in rows if r.kind == "file"]) == 800
+
+
+def test_a_reader_sends_its_worker_the_next_run_before_taking_the_answer(
+    tmp_path: Path, site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs go to a worker ahead of the answers to the runs before (plain_runs
+    ``RunReaderStage._run``): each answer is taken for the run it belongs to, every run is
+    answered once, and the archive and the catalog are whole."""
+    import threading
+
+    from engine.backup.read_worker import ReadWorker
+
+    src = tmp_path / "src"
+    for d in range(6):
+        (src / f"d{d}").mkdir(parents=True)
+        for i in range(300):
+            (src / f"d{d}" / f"f{i:03d}").write_bytes(os.urandom(200 + i * 13))
+    log: list[tuple[str, str, int]] = []  # (reader thread, "send" or "take", request id)
+    real_send, real_receive = ReadWorker.send_plain, ReadWorker.receive_plain
+
+    def send(self: ReadWorker, request: tuple, *, ahead: bool = False) -> bool:  # type: ignore[type-arg]
+        sent = real_send(self, request, ahead=ahead)  # type: ignore[arg-type]
+        if sent:
+            log.append((threading.current_thread().name, "send", id(request)))
+        return sent
+
+    def receive(self: ReadWorker, request: tuple) -> object:  # type: ignore[type-arg]
+        log.append((threading.current_thread().name, "take", id(request)))
+        return real_receive(self, request)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ReadWorker, "send_plain", send)
+    monkeypatch.setattr(ReadWorker, "receive_plain", receive)
+    out = run_backup(spec(src, 0), site, actor="test")
+    assert out.status is CompletionStatus.COMPLETED, out.error
+    ahead = 0
+    for thread in {name for name, _, _ in log}:
+        mine = [(what, rid) for name, what, rid in log if name == thread]
+        waiting: list[int] = []
+        for what, rid in mine:
+            if what == "send":
+                waiting.append(rid)
+                ahead += len(waiting) == 2
+                assert len(waiting) <= 2  # one run ahead at most
+            else:
+                assert waiting and waiting.pop(0) == rid  # the answer to the oldest run
+        assert waiting == []
+    assert ahead > 0  # some runs did go ahead
+    archive = write_tape_file(tmp_path / "state", out.volumes[0], 1, tmp_path / "s.tar")
+    extract("gnutar", [archive], tmp_path / "dst")
+    assert differences(src, tmp_path / "dst") == []
+    rows = FilesStore(site.catalog()).descendants(out.run_id, os.fsencode(src))
+    assert len([r for r in rows if r.kind == "file"]) == 1800
 
 
 def test_the_scan_has_the_read_workers_started_and_no_reader_waits_for_them(
@@ -342,7 +394,9 @@ def test_the_scan_has_the_read_workers_started_and_no_reader_waits_for_them(
 
     monkeypatch.setattr(ReaderStage, "_start_workers", asking)
     monkeypatch.setattr(ReadWorker, "__init__", slow)
-    monkeypatch.setattr(ReadWorker, "run_plain", lambda self, request: sent.append(request))
+    monkeypatch.setattr(
+        ReadWorker, "send_plain", lambda self, request, ahead=False: sent.append(request)
+    )
     out = run_backup(spec(src, 200), site, actor="test")
     assert out.status is CompletionStatus.COMPLETED, out.error
     assert asked_by[0] == "tapir-scan"
