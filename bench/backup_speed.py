@@ -120,6 +120,22 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   1.68-1.81 s; the bench's median 0.43-0.48 x in a slow hour (tar 0.92-0.93 s, tapir
   1.92-2.16 s), 0.48-0.49 x in a better one at load ~1 (tar 0.80 s, tapir 1.62-1.66 s, runs
   1.53-1.79 s, CPU 2.77-2.86 s, the backup process 0.94-0.98 s).
+  Then (2026-12-07, night): the staging child inserts the rows into ``files`` itself,
+  unlisted until a checkpoint moves the run's bound (files_staging.py): the same SQLite
+  CPU (~0.39 s per 100,000 rows) but none after the last flush (format end to run end
+  ~25 ms, was ~150 ms). And each reader thread sends its worker the next run before taking
+  the answer to the one before (plain_runs ``RunReaderStage._run``): the workers had waited
+  ~30% of the time for their next request (the reader thread waking under the GIL) and
+  ~10% of both CPUs stood idle. Alternated with the code before the second change (10-14
+  runs each, three times): median 1.49-1.52 s against 1.68-1.79 s, best 1.40-1.41 s against
+  1.47-1.50 s. The bench in that hour swung with this VM's memory more than ever: its
+  runs gave tapir 1.46-1.60 s when the write thread's pages were hot (0.49-0.53 x of tar's
+  0.77-0.80 s) and 1.8-2.9 s when they were not (the backup process's CPU 1.4-2.7 s instead
+  of ~0.9, nearly all the write thread's system time for the same 873 MB), tar itself
+  0.75-1.94 s: medians 0.34-0.55 x over six benches of 7 runs. tar alone took 0.86 s after
+  a 900 MB warm-up and 1.65 s after the bench's 1,129 MB one (6 runs each, alternated); a
+  64 MB slack instead of 256 made tapir slower still (2.6-3.0 s), so the warm-up is left as
+  it was. Compare the alternated figures above, not one bench.
 - memory: peak 83-87 MiB for the backup process (was 104 MiB: the catalog rows no longer
   wait in memory), helpers ~60-70 MiB each. A 1,000,000-file tree (1,000 directories of
   1,000 files of 0-199 bytes, made by hand, not a dataset here), 2026-12-07 with plain runs:
