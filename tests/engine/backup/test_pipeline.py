@@ -12,6 +12,7 @@ import pytest
 from devices.media import MediaState
 from engine.backup.exceptions import Category, Reason
 from engine.backup.job import BackupSpec, run_backup
+from engine.backup.job_spec import RunOutcome
 from engine.backup.pipeline import PipelineOptions
 from engine.backup.reader import FdFile, open_source
 from engine.catalog.files_store import FilesStore
@@ -270,6 +271,16 @@ def test_power_loss_before_a_checkpoint_leaves_only_flushed_files_in_the_catalog
     assert "stopped answering while writing" in medium.state_reason
 
 
+def _assert_whole(tmp_path: Path, site, out: RunOutcome, src: Path, *, files: int) -> None:
+    """GNU tar extracts the session byte-identical to ``src``, and the catalog lists its
+    ``files`` regular files."""
+    archive = write_tape_file(tmp_path / "state", out.volumes[0], 1, tmp_path / "s.tar")
+    extract("gnutar", [archive], tmp_path / "dst")
+    assert differences(src, tmp_path / "dst") == []
+    rows = FilesStore(site.catalog()).descendants(out.run_id, os.fsencode(src))
+    assert len([r for r in rows if r.kind == "file"]) == files
+
+
 def test_a_read_worker_that_dies_mid_backup_leaves_its_files_to_the_reader_thread(
     tmp_path: Path, site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -301,11 +312,7 @@ def test_a_read_worker_that_dies_mid_backup_leaves_its_files_to_the_reader_threa
     assert out.counters.files == 800 and len(calls) > 3
     killed = calls[2]
     assert calls[3:] and killed not in calls[3:]  # never asked again; the other one was
-    archive = write_tape_file(tmp_path / "state", out.volumes[0], 1, tmp_path / "s.tar")
-    extract("gnutar", [archive], tmp_path / "dst")
-    assert differences(src, tmp_path / "dst") == []
-    rows = FilesStore(site.catalog()).descendants(out.run_id, os.fsencode(src))
-    assert len([r for r in rows if r.kind == "file"]) == 800
+    _assert_whole(tmp_path, site, out, src, files=800)
 
 
 def test_a_reader_sends_its_worker_the_next_run_before_taking_the_answer(
@@ -353,11 +360,7 @@ def test_a_reader_sends_its_worker_the_next_run_before_taking_the_answer(
                 assert waiting and waiting.pop(0) == rid  # the answer to the oldest run
         assert waiting == []
     assert ahead > 0  # some runs did go ahead
-    archive = write_tape_file(tmp_path / "state", out.volumes[0], 1, tmp_path / "s.tar")
-    extract("gnutar", [archive], tmp_path / "dst")
-    assert differences(src, tmp_path / "dst") == []
-    rows = FilesStore(site.catalog()).descendants(out.run_id, os.fsencode(src))
-    assert len([r for r in rows if r.kind == "file"]) == 1800
+    _assert_whole(tmp_path, site, out, src, files=1800)
 
 
 def test_the_scan_has_the_read_workers_started_and_no_reader_waits_for_them(
