@@ -16,7 +16,7 @@ from engine.catalog.files_store import FilesStore
 from engine.catalog.jobs_store import JobsStore
 from engine.catalog.sqlite_reads import sqlite_reads
 from engine.child_process import join_closed
-from engine.jobs.states import CompletionStatus
+from engine.jobs.states import CompletionStatus, JobState
 from tests.engine.catalog.test_files_store import ROOT, directory, stored
 
 PUBLISHED = [directory(ROOT), stored(ROOT + b"/a"), stored(ROOT + b"/sub/b")]
@@ -135,3 +135,36 @@ def test_add_files_lists_its_rows_on_a_run_a_staging_wrote(
         ROOT + b"/sub/b",
     ]
     staging.close()  # its connection only
+
+
+def test_two_runs_staging_at_once_list_only_their_own_published_rows(
+    jobs: JobsStore, files: FilesStore, job: int, db_url: str
+) -> None:
+    """Two backups stage into one catalog at the same time: their rows' ids interleave, and
+    each run's bound lists exactly the rows its own checkpoints covered."""
+    other = jobs.create_job("backup", "other", {"source": "/srv/other"})
+    jobs.transition(other, JobState.QUEUED, actor="t", reason="q")
+    jobs.transition(other, JobState.RUNNING, actor="t", reason="r")
+    stagings = []
+    for name, job_id in (("one", job), ("two", other)):
+        run = jobs.start_run(job_id, level="full")
+        session = files.open_session(run.id, "lib1", ROOT, record_size=512)
+        staging = FileStaging.open(files, session)
+        assert staging is not None
+        stagings.append((run.id, name.encode(), staging))
+    for step in range(4):  # one, two, one, two, ...: ids interleave
+        for _run, name, staging in stagings:
+            staging.stage([stored(ROOT + b"/%s-%d-%d" % (name, step, i)) for i in range(3)])
+    (run1, _, staging1), (run2, _, staging2) = stagings
+    assert staging1.publish(7) == 7 and staging2.publish(2) == 2
+    listed1 = [r.path for r in files.descendants(run1, ROOT)]
+    listed2 = [r.path for r in files.descendants(run2, ROOT)]
+    assert listed1 == sorted(ROOT + b"/one-%d-%d" % (n // 3, n % 3) for n in range(7))
+    assert listed2 == [ROOT + b"/two-0-0", ROOT + b"/two-0-1"]
+    assert _stored_rows(db_url, run1) == _stored_rows(db_url, run2) == 12
+    staging2.publish(12)
+    assert files.count(run1) == 7 and files.count(run2) == 12
+    staging1.close()
+    staging2.close()
+    join_closed()
+    assert _stored_rows(db_url, run1) == 7 and _stored_rows(db_url, run2) == 12
