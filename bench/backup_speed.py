@@ -135,7 +135,11 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   0.75-1.94 s: medians 0.34-0.55 x over six benches of 7 runs. tar alone took 0.86 s after
   a 900 MB warm-up and 1.65 s after the bench's 1,129 MB one (6 runs each, alternated); a
   64 MB slack instead of 256 made tapir slower still (2.6-3.0 s), so the warm-up is left as
-  it was. Compare the alternated figures above, not one bench.
+  it was. Compare the alternated figures above, not one bench. Later that night, at load
+  ~1: 0.52 x (tar 0.78 s, tapir 1.49 s, runs 1.45-1.56 s), 0.51 x (tapir 1.51 s), and in the
+  full bench 0.51 x (tar 0.76 s, tapir 1.47 s, runs 1.40-1.54 s, CPU 2.54 s, the backup
+  process 0.81 s); large files in that hour 0.55-0.82 x (cold pages; no change from the code
+  of the morning's 0.97-0.98 x, alternated: median 0.686 s against 0.676 s).
 - memory: peak 83-87 MiB for the backup process (was 104 MiB: the catalog rows no longer
   wait in memory), helpers ~60-70 MiB each. A 1,000,000-file tree (1,000 directories of
   1,000 files of 0-199 bytes, made by hand, not a dataset here), 2026-12-07 with plain runs:
