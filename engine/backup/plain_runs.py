@@ -182,7 +182,7 @@ class RunReaderStage(ReaderStage):
         """Send the batch's run to this thread's worker, or prepare the batch here; returns
         the run whose answer comes next (this one, ``ahead`` still, or None)."""
         try:
-            request = self._run_request(index, batch, batch.run) if batch.run else None
+            request = self._run_request(index, batch)
             worker = self._workers[index]
             if request is not None and worker is not None:
                 try:
@@ -262,11 +262,13 @@ class RunReaderStage(ReaderStage):
             self.run_length.observe(len(names), laid, at - start, late)
         batch.items = items  # type: ignore[assignment]
 
-    def _run_request(self, index: int, batch: Batch, run: PlainRun) -> RunRequest | None:
-        """The request that has this thread's worker lay the run out in the batch's
-        buffer, or None: no worker (yet), every name in-process."""
-        buffer, pool = batch.buffer, self.pool
-        if buffer is None or pool is None or self.workers_after is None or not self.lean:
+    def _run_request(self, index: int, batch: Batch) -> RunRequest | None:
+        """The request that has this thread's worker lay the batch's run out in its
+        buffer, or None: not a run, or no worker (yet): every name in-process."""
+        buffer, pool, run = batch.buffer, self.pool, batch.run
+        if run is None or buffer is None or pool is None:
+            return None
+        if self.workers_after is None or not self.lean:
             return None
         worker = self._ready_worker(index, len(run.names))
         if worker is None:

@@ -121,8 +121,8 @@ class RowStaging:
         )
         self.staged = 0
         self.published = 0
-        self._listed: int | None = None
-        """The run's ``files_upto`` as this staging set it (None before the first stage)."""
+        self._bounded = False
+        """The run's ``files_upto`` is set below this staging's rows (``_start``)."""
         self._ends: list[tuple[int, int]] = []
         """Per stage transaction not wholly published: (number of its last row, its id).
         A transaction's rows have consecutive ids (SQLite gives a new row the largest id + 1,
@@ -131,15 +131,14 @@ class RowStaging:
     def _tx(self, begin: str) -> _Transaction:
         return _Transaction(self._conn, begin)
 
-    def _start(self) -> int:
+    def _start(self) -> None:
         """In the first stage's transaction: drop rows an earlier staging of this run left
         unlisted (it died), then bound the run's listed rows below every row staged from
-        now on. Returns the bound."""
+        now on."""
         conn, run = self._conn, {"run": self.run_id}
         conn.execute(DROP_UNLISTED, run)
         (top,) = conn.execute("SELECT coalesce(max(id), 0) FROM files").fetchone()
         conn.execute(BOUND_SQL, {"upto": top, **run})
-        return int(top)
 
     def stage(self, rows: Iterable[FileRow | tuple[Any, ...] | PlainRows | PlainBlob]) -> int:
         """Insert rows (``FileRow``, the tuple of its fields, a ``PlainRows`` or ``PlainBlob``)
@@ -151,7 +150,9 @@ class RowStaging:
         count = 0
         general: list[tuple[Any, ...]] = []
         with self._tx("BEGIN IMMEDIATE"):  # a writer: wait for the lock up front (db.py)
-            started = self._start() if self._listed is None else None
+            starting = not self._bounded
+            if starting:
+                self._start()
             for row in rows:
                 kind = type(row)
                 if kind is PlainRows or kind is PlainBlob:
@@ -176,8 +177,8 @@ class RowStaging:
                 count += len(general)
             if count:
                 (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
-        if started is not None:
-            self._listed = started
+        if starting:  # committed: a failed first stage leaves the next one to start
+            self._bounded = True
         if count:
             self.staged += count
             self._ends.append((self.staged, int(last)))
@@ -203,7 +204,7 @@ class RowStaging:
         with self._tx("BEGIN IMMEDIATE"):
             self._conn.execute(BOUND_SQL, {"upto": bound, "run": self.run_id})
         added = upto - self.published
-        self.published, self._listed = upto, bound
+        self.published = upto
         del ends[: at + 1 if end == upto else at]
         return added
 
