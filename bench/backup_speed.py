@@ -140,10 +140,28 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   full bench 0.51 x (tar 0.76 s, tapir 1.47 s, runs 1.40-1.54 s, CPU 2.54 s, the backup
   process 0.81 s); large files in that hour 0.55-0.82 x (cold pages; no change from the code
   of the morning's 0.97-0.98 x, alternated: median 0.686 s against 0.676 s).
+  Then (2026-12-07, late night): batches of up to 256 files / 4 MiB instead of 64 / 1 MiB
+  (pipeline.DEFAULT_BATCH_FILES), kept to a quarter of ``checkpoint_bytes`` so that a small
+  checkpoint interval is not stretched (pipeline.BATCHES_PER_CHECKPOINT), and the pipe of a
+  helper's replies widened to 1 MiB (child_process.REPLY_PIPE_BYTES): a worker's reply to
+  256 files is ~90 KB, more than a default pipe holds, and a worker blocked writing it did
+  not take the run sent ahead. Alternated (12-16 runs each, five times at load 1-3): 64
+  files 1.53 s median, 128 1.42-1.47 s, 256 1.41-1.46 s, 512 1.37-1.48 s; 256 with the wide
+  pipe 1.40-1.44 s, and against the commit before, median 1.315 s against 1.400 s (the
+  backup process's user time 0.45 s against 0.52 s: fewer thread hand-offs). The bench at
+  load ~1-1.6: 0.53 x (tar 0.74 s, tapir 1.39 s, runs 1.32-1.49 s, CPU 2.67 s), 0.55 x
+  (tar 0.75 s, tapir 1.37 s, runs 1.34-1.51 s, CPU 2.60 s, the backup process 0.81 s),
+  0.55 x (tar 0.73 s, tapir 1.33 s, runs 1.32-1.54 s, CPU 2.48 s); peak 103 MiB (the batch
+  buffers are 44 MiB instead of 11). Large files in the same benches 0.55 x and 0.68 x, tar
+  itself 0.46-1.86 s and tapir 0.48-1.04 s between runs (cold pages; alternated, the two
+  commits gave the same large-file times, the one ahead changing from set to set).
 - memory: peak 83-87 MiB for the backup process (was 104 MiB: the catalog rows no longer
-  wait in memory), helpers ~60-70 MiB each. A 1,000,000-file tree (1,000 directories of
-  1,000 files of 0-199 bytes, made by hand, not a dataset here), 2026-12-07 with plain runs:
-  22-25.5 s (tar 6.9 s: 0.27-0.31 x), peak 82 MiB, helpers 70 MiB.
+  wait in memory), 103 MiB with the 4 MiB batches, helpers ~60-70 MiB each. A 1,000,000-file
+  tree (1,000 directories of 1,000 files of 0-199 bytes, made by hand, not a dataset here),
+  2026-12-07 with plain runs: 22-25.5 s (tar 6.9 s: 0.27-0.31 x), peak 82 MiB, helpers
+  70 MiB; late that night, with the 256-file batches: 10.6-10.9 s (tar 5.0-5.3 s in the same
+  minutes: 0.48-0.50 x; CPU 20.5-21 s, the backup process 5.8-6.2 s), peak 85-86 MiB,
+  helpers 62-63 MiB.
 """
 
 from __future__ import annotations

@@ -38,6 +38,14 @@ if TYPE_CHECKING:
 PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
 STOP_S = 10.0
 """How long ``close`` waits for a child to finish its last request and exit before killing."""
+REPLY_PIPE_BYTES = 1 << 20
+"""What the pipe of a child's replies is asked to hold (Linux's default most for a process
+without CAP_SYS_RESOURCE, ``/proc/sys/fs/pipe-max-size``). Why: a child writing a reply larger
+than its pipe (64 KiB by default) waits until the parent read it, and reads nothing meanwhile,
+so the request a reader thread sent ahead (``send(ahead=True)``) waited too; a reader worker's
+reply to a batch of 256 small files is ~90 KB (measured, engine/backup/read_worker.py). With
+room for the whole reply the child goes on to the next request at once (measured: the
+small-files bench ~4% faster)."""
 ChildGone = (OSError, EOFError, pickle.UnpicklingError)
 """What ``call`` raises when the child died or broke the protocol."""
 
@@ -111,6 +119,16 @@ def _child_env() -> dict[str, str]:
 atexit.register(join_closed)
 
 
+def _widen(pipe: IO[bytes] | None) -> None:
+    """Ask for a reply pipe of ``REPLY_PIPE_BYTES``; where the system refuses (a lower
+    ``pipe-max-size``, a pipe buffer quota) the pipe keeps its size: replies then wait for
+    the parent as before, nothing else changes."""
+    if pipe is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, REPLY_PIPE_BYTES)
+
+
 class PickleChild:
     """This process's end of one child (one caller thread at a time)."""
 
@@ -129,6 +147,7 @@ class PickleChild:
             process_group=0,  # Ctrl-C reaches the parent only; it ends the child by EOF
         )
         self._pipe_room: int | None = None
+        _widen(self.proc.stdout)
 
     @staticmethod
     def _forked(module: str, args: list[str], pass_fds: tuple[int, ...]) -> ForkedProcess | None:

@@ -106,10 +106,12 @@ class RunLength:
     lock)."""
 
     MARGIN = 0.75
+    FIRST = 8
+    """Names in a batch before any size was seen."""
 
     def __init__(self, most: int, room: int, late_most: int, least: int = 4) -> None:
         self.most, self.room, self.late_most, self.least = most, room, late_most, least
-        self.value = max(least, most // 8)
+        self.value = max(least, min(most, self.FIRST))
         """Few names until sizes are seen: a batch's bytes also pace the checkpoints."""
         self._average = 0.0
         self._fits = most

@@ -14,8 +14,8 @@ in-use policy (reader.py), then either the whole file read into the batch's page
 (large files, streamed by the formatter straight into the records) or its data extents (sparse
 files). Per-file problems go through ``on_item_error`` and stay attached to the item.
 
-Why batches: a hand-off between threads costs tens of microseconds in Python; a batch of 64
-items pays it once.
+Why batches: a hand-off between threads costs tens of microseconds in Python; a batch of
+up to 256 items (pipeline.DEFAULT_BATCH_FILES) pays it once.
 """
 
 from __future__ import annotations

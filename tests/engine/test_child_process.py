@@ -10,15 +10,19 @@ from pathlib import Path
 
 import pytest
 
-from engine.child_process import PickleChild
+from engine.child_process import REPLY_PIPE_BYTES, PickleChild
 
 ECHO = """
 import sys
+from pathlib import Path
 from engine.child_process import serve_stdio
 
 def answer(request):
     if isinstance(request, int):
         return b"x" * request  # a reply of that many bytes
+    if isinstance(request, str):
+        Path(request).touch()  # a request seen from outside once the child took it
+        return request
     return len(request)  # the size of a request
 
 if __name__ == "__main__":
@@ -82,5 +86,30 @@ def test_a_request_too_big_to_go_ahead_is_refused_until_the_reply_is_read(
         assert child.receive() == 5
         assert child.send(big)  # nothing pending: sent whole, however big
         assert child.receive() == 1 << 20
+
+    _within(20, work)
+
+
+def test_a_child_takes_the_request_sent_ahead_while_its_larger_reply_is_unread(
+    child: PickleChild, tmp_path: Path
+) -> None:
+    """A reply of ~200 KB (a reader worker's to a batch of 256 small files is ~90 KB) is
+    more than a pipe holds by default (64 KiB); the reply pipe is widened, so the child
+    writes it whole and goes on to the next request before this side reads anything."""
+    import fcntl
+    import time
+
+    assert fcntl.fcntl(child.proc.stdout.fileno(), fcntl.F_GETPIPE_SZ) >= REPLY_PIPE_BYTES
+    marker = tmp_path / "second-request-taken"
+
+    def work() -> None:
+        assert child.send(200_000)
+        assert child.send(str(marker), ahead=True)
+        deadline = time.monotonic() + 10
+        while not marker.exists():  # nothing read yet
+            assert time.monotonic() < deadline, "the child waited for its reply to be read"
+            time.sleep(0.01)
+        assert child.receive() == b"x" * 200_000
+        assert child.receive() == str(marker)
 
     _within(20, work)

@@ -307,7 +307,8 @@ def test_a_read_worker_that_dies_mid_backup_leaves_its_files_to_the_reader_threa
         return real(self, request, ahead=ahead)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ReadWorker, "send_plain", dying)
-    out = run_backup(spec(src, 0), site, actor="test")
+    tuning = PipelineOptions(workers_after=0, batch_files=32)  # runs enough for a 4th and on
+    out = run_backup(spec(src, tuning=tuning), site, actor="test")
     assert out.status is CompletionStatus.COMPLETED, out.error
     assert out.counters.files == 800 and len(calls) > 3
     killed = calls[2]
