@@ -264,9 +264,14 @@ class FilesStore:
             return [file_row(r) for r in conn.execute(query)]
 
     def exceptions(self, run_id: int) -> list[FileRow]:
-        """Files of the run that did not go in clean (in use, skipped, corrupted), by path."""
+        """Files of the run that did not go in clean (in use, skipped, corrupted), by path.
+        Sorted here, not by the query: asked to order by path, SQLite walks every row of the
+        run through the (run, parent, name) index instead of the few the partial index of
+        exceptions holds (migration 0006; measured, 100,000 rows: 15 ms against 0.03 ms)."""
         query = self._select(files.c.run_id == run_id, files.c.exception_category.is_not(None))
-        return self._rows(query.order_by(files.c.parent, files.c.name))
+        with self.catalog.read() as conn:
+            found = sorted(conn.execute(query), key=lambda r: (bytes(r[1]), bytes(r[2])))
+        return [file_row(r) for r in found]
 
     def changes(self, run_id: int) -> list[FileRow]:
         """Files the run found added, changed or deleted against its previous run, by path."""

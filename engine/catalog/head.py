@@ -7,7 +7,7 @@ from __future__ import annotations
 from engine.paths import data_dir
 
 CATALOG_FILE = "catalog.sqlite"
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 """The newest migration in migrations/versions: bump it with every new migration (a test
 compares it with alembic's head). A database stamped with it is opened without alembic."""
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -273,7 +273,13 @@ files = sa.Table(
     sa.Column("exception_offset", sa.BigInteger, nullable=True),
     sa.Index("ix_files_run_parent_name", "run_id", "parent", "name"),
     sa.Index("ix_files_parent_name", "parent", "name"),
-    sa.Index("ix_files_run_exception", "run_id", "exception_category"),
+    sa.Index(
+        "ix_files_run_exception",
+        "run_id",
+        "exception_category",
+        sqlite_where=sa.text("exception_category IS NOT NULL"),  # migration 0006
+        postgresql_where=sa.text("exception_category IS NOT NULL"),
+    ),
 )
 """One row per file a run stored, skipped or found deleted (engine/catalog/files_store.py).
 ``run_id`` repeats the session's run so the indexes that serve "a directory as of a run" and
