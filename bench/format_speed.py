@@ -23,7 +23,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as ``python3 bench/format_speed.py``
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.datasets import SPECS, dataset_stats, ensure
+from bench.datasets import DEFAULT, SPECS, dataset_stats, ensure
 from engine.format.writer import ArchiveWriter
 
 RECORD_SIZE = 256 * 1024
@@ -92,7 +92,7 @@ def main() -> None:
     out_dir = args.out_dir or args.dir
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"{'dataset':8} {'writer':22} {'seconds':>8} {'MB/s':>8} {'files/s':>9} {'x tar':>6}")
-    for name in [args.only] if args.only else ["large", "small"]:
+    for name in [args.only] if args.only else DEFAULT:
         results = measure(name, args.dir, out_dir, args.runs)
         files, size = dataset_stats(args.dir / name)
         tar_time = results[0][1]
