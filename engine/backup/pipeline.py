@@ -69,13 +69,15 @@ and, per batch a reader worker takes, one pipe round trip whose ends wait for th
 process's reader thread. Measured on the small-files bench (alternated runs, 2 CPUs): 64 files
 per batch 1.53 s, 256 1.45 s, 512 1.48 s (more memory for nothing)."""
 DEFAULT_BATCH_BYTES = 4 << 20
-"""Small-file data read ahead per batch (256 files of 16 KiB); times the buffer count
+"""Small-file data read ahead per batch (~256 files of up to 16 KiB); times the buffer count
 (``depth`` + readers + 1) it bounds read-ahead memory: 44 MiB."""
 BATCHES_PER_CHECKPOINT = 4
 """Batches a checkpoint interval holds at least: checkpoints and stop requests are looked at
 between batches, so a batch is kept to a quarter of ``checkpoint_bytes`` (a small interval, as
 the tests and a slow link set, is not stretched to a whole 4 MiB batch)."""
 LEAST_BATCH_BYTES = 64 << 10
+"""However small the checkpoint interval, a batch buffer holds a whole small file
+(``DEFAULT_SMALL_FILE``): the interval is then stretched by one batch at most."""
 DEFAULT_SMALL_FILE = 64 << 10
 """Read whole by a reader thread; larger files stream straight into the records."""
 DEFAULT_WORKERS_AFTER = 2_000
