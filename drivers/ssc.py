@@ -98,6 +98,13 @@ def _write_cdb(length: int) -> bytes:
     return cdbs.WRITE_6.encode(transfer_length=length)
 
 
+@functools.lru_cache(maxsize=64)
+def _fixed_write_cdb(blocks: int) -> bytes:
+    """WRITE(6) fixed of ``blocks`` blocks: a backup's write stage sends the same few counts
+    (a whole group of records, or the part of one before a checkpoint), as ``_write_cdb``."""
+    return cdbs.WRITE_6.encode(fixed=True, transfer_length=blocks)
+
+
 class SscDriver(SpcDriver):
     """A sequential-access device (tape drive). ``cleaning_requested`` is sticky: the
     caller resets it after acting on it."""
@@ -233,7 +240,7 @@ class SscDriver(SpcDriver):
         blocks, rest = divmod(len(data), block_size)
         if rest:
             raise ValueError(f"{len(data)} bytes is not a whole number of {block_size}-byte blocks")
-        return self._write(cdbs.WRITE_6.encode(fixed=True, transfer_length=blocks), data)
+        return self._write(_fixed_write_cdb(blocks), data)
 
     def _write(self, cdb: bytes, data: bytes | memoryview | None) -> WriteResult:
         _, error = self._run(cdb, data_out=data, timeout_s=READ_WRITE_TIMEOUT_S)

@@ -83,6 +83,19 @@ def test_fixed_block_mode(ssc: SscDriver) -> None:
     assert ssc.mode().block_size == 0
 
 
+def test_fixed_writes_of_different_counts_each_write_their_own(ssc: SscDriver) -> None:
+    """The CDB of each count is encoded once and reused: 4 blocks, 2, then 4 again."""
+    ssc.set_block_size(512)
+    for fill, blocks in ((b"a", 4), (b"b", 2), (b"c", 4)):
+        ssc.write_fixed(fill * 512 * blocks, 512)
+    ssc.write_filemarks(1)
+    ssc.rewind()
+    got = ssc.read_fixed(11, 512)
+    assert (got.kind, got.residue) == (ReadKind.FILEMARK, 1)
+    assert got.data == b"a" * 2048 + b"b" * 1024 + b"c" * 2048
+    ssc.set_block_size(0)
+
+
 def test_fixed_read_of_a_wrong_length_block(ssc: SscDriver) -> None:
     ssc.write(b"s" * 100)
     ssc.rewind()
