@@ -170,7 +170,9 @@ Figures (2 CPUs shared with five other sessions; the ratio is what compares):
   backup process 0.77-0.78 s; best 0.55 / 0.55 / 0.54 x). The half hour after, the VM
   slower (the same code's CPU 2.7-3.0 s per small run instead of 2.44, tar's small runs
   0.7-1.3 s): large 0.68 / 0.71 / 0.77 / 0.87 x (best 0.86 / 0.82 / 0.93 / 0.97 x), small
-  0.53 / 0.49 / 0.51 / 0.64 x (tapir 1.32-1.65 s).
+  0.53 / 0.49 / 0.51 / 0.64 x (tapir 1.32-1.65 s). Half an hour later, load 1.1-1.4, three
+  more: large 0.94 / 1.00 / 1.06 x (best 0.99 / 1.05 / 1.10 x), small 0.52 / 0.53 / 0.53 x
+  (tar 0.72 s, tapir 1.35-1.38 s, CPU 2.48-2.56 s).
 - memory: peak 83-87 MiB for the backup process (was 104 MiB: the catalog rows no longer
   wait in memory), 103 MiB with the 4 MiB batches, helpers ~60-70 MiB each. A 1,000,000-file
   tree (1,000 directories of 1,000 files of 0-199 bytes, made by hand, not a dataset here),
