@@ -75,11 +75,11 @@ BATCHES_PER_CHECKPOINT = 4
 """Batches a checkpoint interval holds at least: checkpoints and stop requests are looked at
 between batches, so a batch is kept to a quarter of ``checkpoint_bytes`` (a small interval, as
 the tests and a slow link set, is not stretched to a whole 4 MiB batch)."""
-LEAST_BATCH_BYTES = 64 << 10
-"""However small the checkpoint interval, a batch buffer holds a whole small file
-(``DEFAULT_SMALL_FILE``): the interval is then stretched by one batch at most."""
 DEFAULT_SMALL_FILE = 64 << 10
 """Read whole by a reader thread; larger files stream straight into the records."""
+LEAST_BATCH_BYTES = DEFAULT_SMALL_FILE
+"""However small the checkpoint interval, a batch buffer holds a whole small file: the
+interval is then stretched by one batch at most."""
 DEFAULT_WORKERS_AFTER = 2_000
 """Small files listed before the worker processes are started (read_worker.py): a worker
 is a fork of the helpers' fork server (a few ms; engine/fork_server.py) or, without one, a

@@ -116,9 +116,7 @@ class RowStaging:
         self._conn = conn
         self.session_id, self.run_id, self.plan = session_id, run_id, plan
         self._stage_sql = plan.insert_sql
-        self._plain_sql, self._plain_row_values = _plain_statement(
-            "INSERT INTO files ", plan, session_id, run_id
-        )
+        self._plain_sql, self._plain_row_values = _plain_statement(plan, session_id, run_id)
         self.staged = 0
         self.published = 0
         self._bounded = False
@@ -229,7 +227,7 @@ PLACED = ("part", "record", "offset")
 
 
 def _plain_statement(
-    into: str, plan: StagingPlan, session_id: int, run_id: int
+    plan: StagingPlan, session_id: int, run_id: int
 ) -> tuple[str, Callable[[tuple[Any, ...]], tuple[Any, ...]]]:
     """The INSERT of plain rows, taking a ``STAGED_FIELDS`` head and the position (session
     and run written in the SQL, as the NULLs), and the function making those parameters
@@ -243,7 +241,7 @@ def _plain_statement(
         raise ValueError("the catalog's files columns are not those plain rows stage")
     marks = [str(int(session_id)), str(int(run_id))] + ["?"] * len(bound) + ["NULL"] * len(nulls)
     names = ", ".join(quoted[c] for c in [*columns[:2], *bound, *nulls])
-    sql = f"{into}({names}) VALUES ({', '.join(marks)})"
+    sql = f"INSERT INTO files ({names}) VALUES ({', '.join(marks)})"
     checksum_at = fields["checksum"]
     pick = itemgetter(*(fields[c] for c in STAGED_FIELDS[3:]), *(fields[c] for c in PLACED))
 
